@@ -1,0 +1,28 @@
+using Rebased.Cli;
+using Rebased.Cli.Commands;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+bool verbose = args.Contains("--verbose");
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("rebased");
+    config.PropagateExceptions();
+    config.AddCommand<InfoCommand>("info").WithDescription("Show .NET, TorchSharp, libtorch and CUDA facts: the first thing to run when something fails.");
+});
+
+try
+{
+    return app.Run(args.Where(a => a != "--verbose"));
+}
+catch (Exception e) when (e is CommandParseException or CommandConfigurationException or CommandRuntimeException)
+{
+    Cli.Error(e, verbose);
+    return ExitCodes.Usage;
+}
+catch (Exception e)
+{
+    Cli.Error(e, verbose);
+    return ExitCodes.Failure;
+}

@@ -1,0 +1,71 @@
+namespace Rebased.Configs;
+
+// Typed configs in the reference's schema (zoology/ReBased `config_pyr.py`). Property names map to the
+// YAML keys in snake_case (d_model, max_position_embeddings, ...). Defaults are the reference's.
+
+/// <summary>A named component with keyword arguments, as in the reference's `name` + `kwargs` blocks.</summary>
+public sealed class ComponentConfig
+{
+    public string Name { get; set; } = "";
+    public Dictionary<string, object?> Kwargs { get; set; } = new();
+}
+
+public sealed class ModelConfig
+{
+    public ComponentConfig SequenceMixer { get; set; } = new() { Name = "rebased" };
+    public ComponentConfig StateMixer { get; set; } = new() { Name = "torch.nn.Identity" };
+    public bool AffineNorm { get; set; } = true;
+    public bool PreNorm { get; set; } = true;
+    public bool UseGamma { get; set; } = true;
+    public bool UseBeta { get; set; } = true;
+    public bool Normalize { get; set; } = true;
+    public int DModel { get; set; } = 128;
+    public int NLayers { get; set; } = 2;
+    public int NumHeads { get; set; } = 1;
+    public int MaxPositionEmbeddings { get; set; } = 64;
+    public bool LearnableWordEmbeddings { get; set; } = true;
+    public int VocabSize { get; set; } = 8192;
+    public double ResidDropout { get; set; } = 0.0;
+    public double EmbedDropout { get; set; } = 0.1;
+    public double DropPath { get; set; } = 0.0;
+    public double LayerNormEpsilon { get; set; } = 1e-5;
+    public int PadVocabSizeMultiple { get; set; } = 1;
+    public bool GradientCheckpointing { get; set; }
+    public string BlockType { get; set; } = "TransformerBlock";
+    public bool LogScores { get; set; }
+}
+
+public sealed class DataBuilderConfig
+{
+    public string Name { get; set; } = "multiquery_ar";
+    public Dictionary<string, object?> Kwargs { get; set; } = new();
+}
+
+public sealed class DataConfig
+{
+    public DataBuilderConfig Builder { get; set; } = new();
+    public int Seed { get; set; } = 42;
+    public int NumTrainExamples { get; set; } = 100_000;
+    public int NumTestExamples { get; set; } = 3_000;
+    public int InputSeqLen { get; set; } = 64;
+    public int VocabSize { get; set; } = 8192;
+    public int BatchSize { get; set; } = 32;
+    public string? CacheDir { get; set; }
+    public bool Caching { get; set; } = true;
+    public bool ForceCache { get; set; }
+}
+
+/// <summary>A whole training run (the reference's TrainConfig).</summary>
+public sealed class RunConfig
+{
+    public DataConfig Data { get; set; } = new();
+    public ModelConfig Model { get; set; } = new();
+    public int MaxEpochs { get; set; } = 100;
+    public string EarlyStoppingMetric { get; set; } = "valid/accuracy";
+    public double EarlyStoppingThreshold { get; set; } = 0.99;
+    public double LearningRate { get; set; } = 1e-3;
+    public double WeightDecay { get; set; } = 0.1;
+    public long Seed { get; set; } = 123;
+    public int GradientAccumulationSteps { get; set; } = 1;
+    public string RunId { get; set; } = "default";
+}
