@@ -1,0 +1,36 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rebased.Kernels.LinearAttention;
+
+/// <summary>All forms of the op by name, and the automatic choice used by the Based/ReBased mixers.</summary>
+public static class LinearAttentionForms
+{
+    private static readonly List<ILinearAttention> Forms = new() { new Naive() };
+
+    public static IReadOnlyList<ILinearAttention> All => Forms;
+
+    public static IEnumerable<string> Names => Forms.Select(f => f.Name);
+
+    /// <summary>The form called <paramref name="name"/>; "auto" picks the fastest that supports the device and dtype.</summary>
+    public static ILinearAttention Get(string name, Device device, ScalarType dtype)
+    {
+        if (name == "auto") return Auto(device, dtype);
+        var form = Forms.Find(f => f.Name == name)
+            ?? throw new UserError($"unknown linear-attention form '{name}' (known: auto, {string.Join(", ", Names)})");
+        if (!form.Supports(device, dtype)) throw new UserError($"linear-attention form '{name}' does not support {device.type} {dtype}");
+        return form;
+    }
+
+    /// <summary>The preferred form for this device and dtype: the first registered form, in order of preference, that supports them.</summary>
+    public static ILinearAttention Auto(Device device, ScalarType dtype) =>
+        Forms.Where(f => f.Supports(device, dtype)).OrderBy(f => Preference(f.Name)).First();
+
+    private static int Preference(string name) => name switch
+    {
+        "fused" => 0,
+        "chunked" => 1,
+        "naive" => 2,
+        _ => 3,
+    };
+}
