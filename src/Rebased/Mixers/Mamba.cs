@@ -42,7 +42,8 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>
         _conv1d = nn.Conv1d(DInner, DInner, ConvKernel, padding: ConvKernel - 1, groups: DInner, bias: true);
         _xProj = nn.Linear(DInner, DtRank + 2 * StateSize, hasBias: false);
         _dtProj = nn.Linear(DtRank, DInner, hasBias: true);
-        _outProj = nn.Linear(DInner, dModel, hasBias: false);
+        // Random draws in the reference's order (so a seeded construction repeats its values): the layers above,
+        // the dt_proj re-draws, then out_proj.
         using (no_grad())
         {
             double dtInitStd = Math.Pow(DtRank, -0.5);
@@ -53,6 +54,7 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>
         }
         _aLog = new Parameter(arange(1, StateSize + 1, dtype: ScalarType.Float32).log().repeat(DInner, 1));
         _d = new Parameter(ones(DInner));
+        _outProj = nn.Linear(DInner, dModel, hasBias: false);
 
         register_parameter("A_log", _aLog);
         register_parameter("D", _d);
