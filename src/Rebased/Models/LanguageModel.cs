@@ -25,7 +25,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
         VocabSize = (config.VocabSize + multiple - 1) / multiple * multiple;
         _backbone = new LMBackbone(config, VocabSize);
         register_module("backbone", _backbone);
-        ReferenceInitialisation.Apply(this, config.NLayers);
+        ReferenceInitialisation.Apply(this, config.NLayers, VocabSize, config.DModel);
     }
 
     public ModelConfig Config { get; }
