@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace Rebased.Tests.Models;
 
+[Collection(GlobalRngCollection.Name)]
 public class InitialisationTests
 {
     public InitialisationTests() => TorchRuntime.EnsureLoaded();
