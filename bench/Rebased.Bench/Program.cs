@@ -5,6 +5,6 @@ if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var chosen))
 {
     Console.Error.WriteLine("usage: Rebased.Bench <benchmark> [options]");
     foreach (var (name, (description, _)) in benchmarks) Console.Error.WriteLine($"  {name,-10} {description}");
-    return args.Length == 0 ? 2 : 2;
+    return 2;
 }
 return chosen.Run(args[1..]);
