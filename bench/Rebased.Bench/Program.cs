@@ -1,5 +1,8 @@
 // Benchmarks that print ratios measured side by side in one run: `dotnet run -c Release --project bench/Rebased.Bench -- <name>`.
-var benchmarks = new Dictionary<string, (string Description, Func<string[], int> Run)>();
+var benchmarks = new Dictionary<string, (string Description, Func<string[], int> Run)>
+{
+    ["scans"] = ("WKV and selective scan: each form's forward + backward vs the recurrent form", ScanBench.Run),
+};
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var chosen))
 {
