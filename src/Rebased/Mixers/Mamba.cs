@@ -9,7 +9,7 @@ namespace Rebased.Mixers;
 /// The Mamba (S6) mixer of the reference (src/mixers/mamba.py, its non-fused path): x, z = in_proj(u);
 /// x ← SiLU(causal depthwise conv k=4 with bias); (Δ_low, B, C) = x_proj(x); Δ = softplus(W_dt Δ_low + b_dt);
 /// A = −exp(A_log); y = selective_scan(x, Δ, A, B, C, D) ⊙ SiLU(z); out = out_proj(y).
-/// d_inner = 2·d, d_state 16, dt_rank ⌈d/16⌉. u: [B, L, d] → [B, L, d].
+/// d_inner = 2·d, d_state 16 (by default), dt_rank ⌈d/16⌉. u: [B, L, d] → [B, L, d].
 /// Initialisation as the reference's constructor: PyTorch defaults for in_proj, x_proj, out_proj and conv1d,
 /// dt_proj.weight U(±dt_rank^−½), dt_proj.bias = softplus⁻¹(Δ₀) with Δ₀ ~ logU[1e-3, 0.1] (floor 1e-4),
 /// A_log = log(1..d_state) per channel, D = 1. The model-wide init then re-draws every Linear of the model
@@ -18,7 +18,7 @@ namespace Rebased.Mixers;
 /// </summary>
 public sealed class Mamba : nn.Module<Tensor, Tensor>
 {
-    public const int StateSize = 16;
+    public const int DefaultStateSize = 16;
     public const int ConvKernel = 4;
     public const int Expand = 2;
 
@@ -31,9 +31,12 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>
     private readonly Linear _outProj;
     private readonly ISelectiveScan _scan;
 
-    public Mamba(string name, int dModel, string scanForm = "auto") : base(name)
+    public Mamba(string name, int dModel, int dState = DefaultStateSize, string scanForm = "auto") : base(name)
     {
+        if (dModel < 1) throw new UserError($"mamba: d_model must be positive, got {dModel}");
+        if (dState < 1) throw new UserError($"mamba: d_state must be positive, got {dState}");
         DModel = dModel;
+        StateSize = dState;
         DInner = Expand * dModel;
         DtRank = (dModel + 15) / 16;
         _scan = SelectiveScanForms.Get(scanForm);
@@ -52,7 +55,7 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>
             var dt = (rand(DInner) * (Math.Log(dtMax) - Math.Log(dtMin)) + Math.Log(dtMin)).exp().clamp_min(dtFloor);
             _dtProj.bias!.copy_(dt + (-(-dt).expm1()).log());
         }
-        _aLog = new Parameter(arange(1, StateSize + 1, dtype: ScalarType.Float32).log().repeat(DInner, 1));
+        _aLog = new Parameter(arange(1, dState + 1, dtype: ScalarType.Float32).log().repeat(DInner, 1));
         _d = new Parameter(ones(DInner));
         _outProj = nn.Linear(DInner, dModel, hasBias: false);
 
@@ -66,6 +69,7 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>
     }
 
     public int DModel { get; }
+    public int StateSize { get; }
     public int DInner { get; }
     public int DtRank { get; }
 
@@ -124,9 +128,9 @@ public sealed class MambaBlock : nn.Module<Tensor, Tensor?, (Tensor Hidden, Tens
     private readonly Mamba _mixer;
     private readonly RmsNorm _norm;
 
-    public MambaBlock(string name, int dModel, string scanForm = "auto") : base(name)
+    public MambaBlock(string name, int dModel, int dState = Mamba.DefaultStateSize, string scanForm = "auto") : base(name)
     {
-        _mixer = new Mamba("mixer", dModel, scanForm);
+        _mixer = new Mamba("mixer", dModel, dState, scanForm);
         _norm = new RmsNorm("norm", dModel, NormEps);
         register_module("mixer", _mixer);
         register_module("norm", _norm);
