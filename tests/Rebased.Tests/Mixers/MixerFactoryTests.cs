@@ -42,6 +42,16 @@ public class MixerFactoryTests
         Assert.Contains(mixer.named_parameters(), np => np.name == "ln_q.weight");
     }
 
+    /// <summary>Kwargs as a YAML reader returns them: object-keyed maps, object lists and string scalars.</summary>
+    [Fact]
+    public void YamlShapedKwargsAreRead()
+    {
+        var baseConv = new Dictionary<object, object> { ["name"] = "BaseConv", ["kwargs"] = new Dictionary<object, object> { ["kernel_size"] = "5", ["l_max"] = "64" } };
+        var config = new ComponentConfig { Name = "Hybrid", Kwargs = new() { ["configs"] = new List<object> { baseConv, baseConv } } };
+        var conv = Assert.IsType<BaseConv>(Assert.IsType<Hybrid>(MixerFactory.Create(config, 48, 1)).Mixer);
+        Assert.Equal(new long[] { 48, 1, 5 }, conv.named_parameters().Single(np => np.name == "conv.conv.weight").parameter.shape);
+    }
+
     [Fact]
     public void AttentionFormIsAKwarg()
     {
