@@ -1,6 +1,9 @@
+using Rebased.Configs;
 using Rebased.Kernels.Scan;
+using Rebased.Models;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Rebased.Mixers;
@@ -22,13 +25,13 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>
     public const int ConvKernel = 4;
     public const int Expand = 2;
 
-    private readonly Parameter _aLog;
-    private readonly Parameter _d;
-    private readonly Linear _inProj;
-    private readonly Conv1d _conv1d;
-    private readonly Linear _xProj;
-    private readonly Linear _dtProj;
-    private readonly Linear _outProj;
+    [ComponentName(Name = "A_log")] private readonly Parameter _aLog;
+    [ComponentName(Name = "D")] private readonly Parameter _d;
+    [ComponentName(Name = "in_proj")] private readonly Linear _inProj;
+    [ComponentName(Name = "conv1d")] private readonly Conv1d _conv1d;
+    [ComponentName(Name = "x_proj")] private readonly Linear _xProj;
+    [ComponentName(Name = "dt_proj")] private readonly Linear _dtProj;
+    [ComponentName(Name = "out_proj")] private readonly Linear _outProj;
     private readonly ISelectiveScan _scan;
 
     public Mamba(string name, int dModel, int dState = DefaultStateSize, string scanForm = "auto") : base(name)
@@ -68,6 +71,17 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>
         register_module("out_proj", _outProj);
     }
 
+    /// <summary>Mixer kwarg choosing the selective-scan form (auto, parallel, recurrent).</summary>
+    public const string ScanFormKwarg = "scan_form";
+
+    /// <summary>The reference's Mamba(d_model, d_state) from its config kwargs, plus <see cref="ScanFormKwarg"/>.</summary>
+    public static Mamba FromKwargs(MixerKwargs kwargs, int dModel)
+    {
+        var mamba = new Mamba("mixer", dModel, kwargs.Int("d_state", DefaultStateSize), kwargs.String(ScanFormKwarg, "auto"));
+        kwargs.RejectUnused();
+        return mamba;
+    }
+
     public int DModel { get; }
     public int StateSize { get; }
     public int DInner { get; }
@@ -99,7 +113,7 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>
 /// </summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
-    private readonly Parameter _weight;
+    [ComponentName(Name = "weight")] private readonly Parameter _weight;
     private readonly double _eps;
 
     public RmsNorm(string name, int dim, double eps = 1e-5) : base(name)
@@ -119,14 +133,15 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
 /// <summary>
 /// The reference's MambaBlock (residual-stream form, fused add + RMSNorm): r ← h + r (r = h for the first block),
-/// h ← Mamba(RMSNorm(r)); returns (h, r). No MLP, no dropout. Parameters: mixer.*, norm.weight.
+/// h ← Mamba(RMSNorm(r)); returns (h, r). No MLP, no dropout (not even the embedding dropout of a
+/// TransformerBlock). Parameters: mixer.*, norm.weight.
 /// </summary>
-public sealed class MambaBlock : nn.Module<Tensor, Tensor?, (Tensor Hidden, Tensor Residual)>
+public sealed class MambaBlock : ResidualBlock
 {
     public const double NormEps = 1e-5;
 
-    private readonly Mamba _mixer;
-    private readonly RmsNorm _norm;
+    [ComponentName(Name = "mixer")] private readonly Mamba _mixer;
+    [ComponentName(Name = "norm")] private readonly RmsNorm _norm;
 
     public MambaBlock(string name, int dModel, int dState = Mamba.DefaultStateSize, string scanForm = "auto") : base(name)
     {
@@ -136,9 +151,30 @@ public sealed class MambaBlock : nn.Module<Tensor, Tensor?, (Tensor Hidden, Tens
         register_module("norm", _norm);
     }
 
+    private MambaBlock(Mamba mixer, int dModel) : base(nameof(MambaBlock))
+    {
+        _mixer = mixer;
+        _norm = new RmsNorm("norm", dModel, NormEps);
+        register_module("mixer", _mixer);
+        register_module("norm", _norm);
+    }
+
+    /// <summary>
+    /// The block of a MambaBlock model. The reference builds Mamba(d_model) with its defaults here; the sequence
+    /// mixer config must name Mamba, and its kwargs (d_state, scan_form) are honoured.
+    /// </summary>
+    public static MambaBlock FromConfig(ModelConfig config)
+    {
+        var mixer = config.SequenceMixer;
+        var kwargs = new MixerKwargs("Mamba", mixer.Kwargs);
+        if (mixer.Name is not ("src.mixers.mamba.Mamba" or "Mamba"))
+            throw new UserError($"block_type MambaBlock needs the sequence mixer src.mixers.mamba.Mamba, got '{mixer.Name}'");
+        return new MambaBlock(Mamba.FromKwargs(kwargs, config.DModel), config.DModel);
+    }
+
     public Mamba Mixer => _mixer;
 
-    public override (Tensor Hidden, Tensor Residual) forward(Tensor hidden, Tensor? residual)
+    public override (Tensor Hidden, Tensor? Residual) Forward(Tensor hidden, Tensor? residual)
     {
         var sum = residual is null ? hidden.alias() : hidden + residual;
         using var normed = _norm.forward(sum);

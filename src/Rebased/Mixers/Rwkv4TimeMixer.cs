@@ -1,6 +1,8 @@
 using Rebased.Kernels.Scan;
+using Rebased.Models;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Rebased.Mixers;
@@ -12,21 +14,21 @@ namespace Rebased.Mixers;
 /// time_mix_k/v/r [1, 1, C], key/value/receptance/output.weight).
 /// Initialisation: time_decay, time_first and time_mix_* by the reference's per-layer formulas; the four
 /// Linear layers keep PyTorch's default U(±1/√C). The reference's global init never reaches them (the mixer is
-/// a TorchScript module there), so a global init must skip this mixer (<see cref="IKeepsOwnInit"/>).
+/// a TorchScript module there), so the model-wide init skips this mixer (<see cref="IInitialisesItself"/>).
 /// With <c>roundWkvToBf16</c> the WKV output and the gradients of its inputs are rounded to bfloat16, as the
 /// reference's RWKV_FLOAT_MODE=bf16 does (see <see cref="Bf16RoundedWkv"/>); off by default (exact fp32).
 /// </summary>
-public sealed class Rwkv4TimeMixer : nn.Module<Tensor, Tensor>, IKeepsOwnInit
+public sealed class Rwkv4TimeMixer : nn.Module<Tensor, Tensor>, IInitialisesItself
 {
-    private readonly Parameter _timeDecay;
-    private readonly Parameter _timeFirst;
-    private readonly Parameter _timeMixK;
-    private readonly Parameter _timeMixV;
-    private readonly Parameter _timeMixR;
-    private readonly Linear _key;
-    private readonly Linear _value;
-    private readonly Linear _receptance;
-    private readonly Linear _output;
+    [ComponentName(Name = "time_decay")] private readonly Parameter _timeDecay;
+    [ComponentName(Name = "time_first")] private readonly Parameter _timeFirst;
+    [ComponentName(Name = "time_mix_k")] private readonly Parameter _timeMixK;
+    [ComponentName(Name = "time_mix_v")] private readonly Parameter _timeMixV;
+    [ComponentName(Name = "time_mix_r")] private readonly Parameter _timeMixR;
+    [ComponentName(Name = "key")] private readonly Linear _key;
+    [ComponentName(Name = "value")] private readonly Linear _value;
+    [ComponentName(Name = "receptance")] private readonly Linear _receptance;
+    [ComponentName(Name = "output")] private readonly Linear _output;
     private readonly IWkv _wkv;
 
     public Rwkv4TimeMixer(string name, int dModel, int layerIdx, int nLayers, bool roundWkvToBf16 = false, string wkvForm = "auto")
@@ -73,6 +75,23 @@ public sealed class Rwkv4TimeMixer : nn.Module<Tensor, Tensor>, IKeepsOwnInit
         register_module("value", _value);
         register_module("receptance", _receptance);
         register_module("output", _output);
+    }
+
+    /// <summary>Mixer kwarg choosing the WKV form (auto, parallel, recurrent).</summary>
+    public const string WkvFormKwarg = "wkv_form";
+
+    /// <summary>
+    /// The reference's RWKVTimeMixer(l_max, d_model, n_layer, layer_idx) from its config kwargs, plus
+    /// <see cref="WkvFormKwarg"/> and <see cref="Parity.RwkvBf16Kwarg"/> (the reference's bf16 rounding, off by default).
+    /// </summary>
+    public static Rwkv4TimeMixer FromKwargs(MixerKwargs kwargs, int dModel, int layerIdx)
+    {
+        int lMax = kwargs.Int("l_max", 0);
+        if (lMax < 0) throw new UserError($"{kwargs.Mixer}: l_max must not be negative, got {lMax}");
+        var mixer = new Rwkv4TimeMixer("sequence_mixer", dModel, layerIdx, kwargs.Int("n_layer", 2),
+            kwargs.Bool(Parity.RwkvBf16Kwarg, false), kwargs.String(WkvFormKwarg, "auto"));
+        kwargs.RejectUnused();
+        return mixer;
     }
 
     /// <summary>The WKV form in use (its name ends in "-bf16" when the reference's rounding is emulated).</summary>

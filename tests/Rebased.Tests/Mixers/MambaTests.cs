@@ -65,12 +65,12 @@ public class MambaTests
         parallel.load_state_dict(block.state_dict());
         var h = randn(2, 11, 16);
         var r = randn(2, 11, 16);
-        var (hidden, residual) = block.forward(h, r);
-        Assert.True(residual.allclose(h + r));
+        var (hidden, residual) = block.Forward(h, r);
+        Assert.True(residual!.allclose(h + r));
         var normed = (h + r) / ((h + r).square().mean(new long[] { -1 }, keepdim: true) + 1e-5).sqrt();
         Assert.True(hidden.allclose(block.Mixer.forward(normed), rtol: 1e-5, atol: 1e-6));
-        var (first, firstResidual) = block.forward(h, null);
-        Assert.True(firstResidual.eq(h).all().item<bool>());
-        Assert.True(parallel.forward(h, null).Hidden.allclose(first, rtol: 1e-5, atol: 1e-6));
+        var (first, firstResidual) = block.Forward(h, null);
+        Assert.True(firstResidual!.eq(h).all().item<bool>());
+        Assert.True(parallel.Forward(h, null).Hidden.allclose(first, rtol: 1e-5, atol: 1e-6));
     }
 }

@@ -44,7 +44,7 @@ public class Rwkv4TimeMixerTests
     {
         const int d = 256;
         using var mixer = new Rwkv4TimeMixer("sequence_mixer", d, 0, 2);
-        Assert.IsAssignableFrom<IKeepsOwnInit>(mixer);
+        Assert.IsAssignableFrom<Rebased.Models.IInitialisesItself>(mixer);
         foreach (var (name, parameter) in mixer.named_parameters().Where(p => p.name.EndsWith(".weight")))
         {
             // U(±1/√d): std 1/√(3d)
