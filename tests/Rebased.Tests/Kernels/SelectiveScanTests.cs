@@ -75,6 +75,18 @@ public class SelectiveScanTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ShortSequencesMatchTheClosedForm(int steps)
+    {
+        var x = RandomInputs(1, 3, 2, steps, ScalarType.Float64, 0.0, 2.0, 40 + steps);
+        var expected = ClosedFormFloat64(x);
+        foreach (var form in SelectiveScanForms.All)
+            Assert.True(RelativeError(x.Run(form), expected) < 1e-13, form.Name);
+    }
+
+    [Theory]
     [InlineData(512, 0.0, 16.0)]   // long sequence, the init's range of A (−1 … −16)
     [InlineData(200, 6.0, 60.0)]   // large steps: per-step decays down to e^−360 (underflow to 0)
     [InlineData(300, -6.0, 0.05)]  // tiny steps: states accumulate over the whole sequence

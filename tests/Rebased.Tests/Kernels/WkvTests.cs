@@ -95,6 +95,18 @@ public class WkvTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ShortSequencesMatchTheDefinition(int steps)
+    {
+        var (decay, first, k, v) = RandomInputs(1, steps, 3, ScalarType.Float64, 1.0, 0.0, 40 + steps);
+        var expected = DirectFloat64(decay, first, k, v);
+        foreach (var form in WkvForms.All)
+            Assert.True(RelativeError(form.Forward(decay, first, k, v), expected) < 1e-13, form.Name);
+    }
+
     [Fact]
     public void Bf16RoundingRoundsTheOutputAndEveryGradientOfTheExactForm()
     {
