@@ -17,7 +17,8 @@ namespace Rebased.Mixers;
 /// dt_proj.weight U(±dt_rank^−½), dt_proj.bias = softplus⁻¹(Δ₀) with Δ₀ ~ logU[1e-3, 0.1] (floor 1e-4),
 /// A_log = log(1..d_state) per channel, D = 1. The model-wide init then re-draws every Linear of the model
 /// (weights N(0, 0.02), biases 0, out_proj N(0, 0.01)), which in the reference also zeroes dt_proj.bias:
-/// a Mamba inside the language model therefore starts with Δ ≈ softplus(0). That part is the model's job.
+/// a Mamba inside the language model therefore starts with Δ ≈ softplus(0). That part is done by the model's
+/// <see cref="ReferenceInitialisation"/>, which reaches this mixer (unlike RWKV's, see <see cref="IInitialisesItself"/>).
 /// </summary>
 public sealed class Mamba : nn.Module<Tensor, Tensor>
 {
