@@ -150,18 +150,24 @@ public static class MqarGenerator
             row[2 * j + 1] = value;
         }
 
+        // Race keys: the finish time's bits (positive doubles order like their bit patterns) with the slot index
+        // in the low bits, so one integer sort orders the slots; times closer than 2^-(52 - SlotBits) relative
+        // are ordered by index, a bias far below anything a test or a model could see.
+        var keys = s.RaceKeys;
+        ulong slotMask = (1ul << s.SlotBits) - 1;
         for (int i = 0; i < slots; i++)
         {
-            s.FinishTime[i] = -Math.Log(random.NextOpenDouble()) * slotScale[i];
-            s.Slot[i] = i;
+            double time = -Math.Log(random.NextOpenDouble()) * slotScale[i];
+            keys[i] = ((ulong)BitConverter.DoubleToInt64Bits(time) & ~slotMask) | (uint)i;
         }
-        Array.Sort(s.FinishTime, s.Slot, 0, slots);
+        var order = keys.AsSpan(0, slots);
+        order.Sort();
 
         Array.Clear(row, context, row.Length - context);
         mask.Clear();
         for (int j = 0; j < k; j++)
         {
-            int position = context + 2 * s.Slot[j];
+            int position = context + 2 * (int)(order[j] & slotMask);
             row[position] = row[2 * j];
             mask[position >> 6] |= 1ul << position;
         }
@@ -189,8 +195,8 @@ public static class MqarGenerator
     {
         public readonly int[] Row = new int[args.SeqLen];
         public readonly int[] Stamp = new int[args.VocabSize];
-        public readonly double[] FinishTime = new double[args.QuerySlots];
-        public readonly int[] Slot = new int[args.QuerySlots];
+        public readonly ulong[] RaceKeys = new ulong[args.QuerySlots];
+        public readonly int SlotBits = Math.Max(1, 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)args.QuerySlots - 1));
         private int _stamp;
 
         public int NextStamp()
