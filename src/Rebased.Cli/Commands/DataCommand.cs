@@ -100,7 +100,7 @@ public sealed class DataMqarCommand : Command<DataMqarCommand.Settings>
     /// One example in a readable form: the key→value pairs, each query as "position: key → target", and the
     /// input row with queries in brackets and runs of filler zeros folded as 0×n.
     /// </summary>
-    internal static string Describe(MqarDataset data, int row)
+    public static string Describe(MqarDataset data, int row)
     {
         int seqLen = data.SeqLen, k = data.NumKvPairs;
         var inputs = new long[seqLen];

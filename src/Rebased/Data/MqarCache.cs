@@ -82,7 +82,9 @@ public static class MqarCache
     }
 
     /// <summary>Writes a set to <paramref name="path"/> atomically (temporary file, then rename).</summary>
-    public static void Save(MqarDataset data, string path)
+    public static void Save(MqarDataset data, string path) => Save(data, path, Key(data.Args, data.Mode));
+
+    internal static void Save(MqarDataset data, string path, string key)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         try
@@ -98,7 +100,7 @@ public static class MqarCache
         {
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                var header = JsonSerializer.SerializeToUtf8Bytes(new Header(Key(data.Args, data.Mode), data.TokenBytes));
+                var header = JsonSerializer.SerializeToUtf8Bytes(new Header(key, data.TokenBytes));
                 stream.Write(Magic);
                 Span<byte> length = stackalloc byte[4];
                 BitConverter.TryWriteBytes(length, header.Length);
