@@ -67,9 +67,11 @@ internal static class DataBench
             Console.WriteLine($"loaded from cache in {loadSeconds:F2} s ({data.ResidentBytes / loadSeconds / 1e9:F2} GB/s)");
             Console.WriteLine($"resident bytes/token: dataset {(double)data.ResidentBytes / tokens:F3} (tokens {data.TokenBytes} B + supervised mask), " +
                               $"managed heap delta {(double)(heapAfter - heapBefore) / tokens:F3}, process RSS delta {(double)(rssAfter - rssBefore) / tokens:F3}  (target ≤ 2.5)");
-            Console.WriteLine($"peak working set of the process: {Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB");
+            Console.WriteLine($"process RSS before loading {rssBefore / 1e9:F2} GB, after {rssAfter / 1e9:F2} GB");
 
             int count = Math.Min(200, batches.BatchesPerEpoch);
+            for (int i = 0; i < count; i++) batches.Batch(1, i).Dispose();
+            Thread.Sleep(300);
             watch.Restart();
             for (int i = 0; i < count; i++) batches.Batch(0, i).Dispose();
             double perBatch = watch.Elapsed.TotalSeconds / count;
@@ -106,11 +108,12 @@ internal static class DataBench
 
     private static MqarDataset Generate(MqarArgs args, MqarMode mode) => MqarGenerator.Generate(args, mode);
 
+    /// <summary>Managed heap and process RSS after a collection that hands freed memory back to the system.</summary>
     private static (long Heap, long Rss) Memory()
     {
-        GC.Collect();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
-        GC.Collect();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         using var process = Process.GetCurrentProcess();
         return (GC.GetTotalMemory(forceFullCollection: true), process.WorkingSet64);
     }
