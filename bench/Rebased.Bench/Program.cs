@@ -1,14 +1,15 @@
+// Benchmarks that print ratios measured side by side in one run: `dotnet run -c Release --project bench/Rebased.Bench -- <name>`.
 using Rebased.Bench;
 
-// Usage: Rebased.Bench <suite> [options]; each suite lives in its own file and prints its measurements.
-var suites = new Dictionary<string, Func<string[], int>>
+var benchmarks = new Dictionary<string, (string Description, Func<string[], int> Run)>
 {
-    ["data"] = DataBench.Run,
+    ["data"] = ("MQAR generation throughput (fast vs numpy-compatible), resident bytes per token, batch building", DataBench.Run),
 };
 
-if (args.Length == 0 || !suites.TryGetValue(args[0], out var suite))
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var chosen))
 {
-    Console.Error.WriteLine($"usage: Rebased.Bench <{string.Join("|", suites.Keys)}> [options]");
+    Console.Error.WriteLine("usage: Rebased.Bench <benchmark> [options]");
+    foreach (var (name, (description, _)) in benchmarks) Console.Error.WriteLine($"  {name,-10} {description}");
     return 2;
 }
-return suite(args[1..]);
+return chosen.Run(args[1..]);

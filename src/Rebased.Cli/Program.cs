@@ -9,6 +9,7 @@ app.Configure(config =>
 {
     config.SetApplicationName("rebased");
     config.PropagateExceptions();
+    config.AddCommand<ParityCommand>("parity").WithDescription("Compare forward and backward of a model with a reference fixture (exit 0 only when within tolerance).");
     config.AddBranch("data", data =>
     {
         data.SetDescription("Generate task data.");

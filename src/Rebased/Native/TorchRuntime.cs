@@ -154,10 +154,11 @@ public static class TorchRuntime
         foreach (var candidate in new[] { Path.Combine(dir, "..", "version.py"), Path.Combine(dir, "..", "build-version") })
         {
             if (!File.Exists(candidate)) continue;
+            bool python = candidate.EndsWith(".py", StringComparison.Ordinal);
             foreach (var line in File.ReadLines(candidate))
             {
-                if (line.StartsWith("__version__", StringComparison.Ordinal)) return line.Split('=')[1].Trim().Trim('\'', '"');
-                if (!line.Contains('=') && line.Trim().Length > 0) return line.Trim();
+                if (python && line.StartsWith("__version__", StringComparison.Ordinal)) return line.Split('=')[1].Trim().Trim('\'', '"');
+                if (!python && line.Trim().Length > 0) return line.Trim();
             }
         }
         return "2.10.0 (TorchSharp package)";
