@@ -3,6 +3,8 @@ using Rebased.Kernels.Scan;
 using Rebased.Native;
 using static TorchSharp.torch;
 
+namespace Rebased.Bench;
+
 /// <summary>
 /// Forward + backward time of each WKV and selective-scan form on the same inputs, side by side, with the ratio
 /// to the recurrent (reference) form. Options: --batch B, --length T, --channels C (WKV; d_inner for the scan),
