@@ -16,6 +16,7 @@ public static class LinearAttentionForms
         new Chunked(),
         new Recurrent(),
         new CpuFused(),
+        new CudaFused(),
     ];
 
     public static IReadOnlyList<ILinearAttention> All => Forms;

@@ -1,0 +1,350 @@
+// Causal polynomial linear attention, forward and backward, fp32 arithmetic on CUDA cores with
+// register tiling. Compiled at run time by NVRTC with these macros:
+//   ELEM_KIND  0 = float, 1 = bf16, 2 = fp16 (storage type of q, k, v, y, dy, dv)
+//   KERNEL     0 = ReBased f(x) = x^2, 1 = Based f(x) = 1 + x + x^2/2
+//   DP         D padded to a multiple of 16 (<= 128)
+//   BV         output columns per block: 8, 16, 32 or 64
+// Layout: q, k [BH, T, D]; v, y, dy, dv [BH, T, Dv]; z, rz, delta [BH, T]; dq, dk fp32 [BH, T, D].
+// Tiles: 64 query rows x 64 keys, 256 threads as a TY x TX grid.
+
+typedef unsigned short u16;
+typedef unsigned long long u64;
+
+#if ELEM_KIND == 0
+typedef float elem_t;
+__device__ __forceinline__ float to_f32(float x) { return x; }
+__device__ __forceinline__ float from_f32(float x) { return x; }
+#elif ELEM_KIND == 1
+typedef u16 elem_t;
+__device__ __forceinline__ float to_f32(u16 x) { return __uint_as_float(((unsigned)x) << 16); }
+__device__ __forceinline__ u16 from_f32(float x) {
+    u16 r;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(x));
+    return r;
+}
+#else
+typedef u16 elem_t;
+__device__ __forceinline__ float to_f32(u16 x) {
+    float r;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(r) : "h"(x));
+    return r;
+}
+__device__ __forceinline__ u16 from_f32(float x) {
+    u16 r;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r) : "f"(x));
+    return r;
+}
+#endif
+
+#define NT 256
+#define BQ 64
+#define BK 64
+#define TX (BV < 16 ? BV : 16)
+#define TY (NT / TX)
+#define TM (BQ / TY)
+#define TN (BV / TX)
+#define SN (BK / TX)
+#define DN (DP / TX)
+#define SQ (DP + 4)
+#define SV (BV + 4)
+#define SA (BK + 4)
+
+__device__ __forceinline__ float weight(float x) {
+#if KERNEL == 0
+    return x * x;
+#else
+    return fmaf(x, fmaf(0.5f, x, 1.0f), 1.0f);
+#endif
+}
+
+__device__ __forceinline__ float weight_grad(float x) {
+#if KERNEL == 0
+    return 2.0f * x;
+#else
+    return 1.0f + x;
+#endif
+}
+
+// rows [row0, row0 + 64) x cols [0, DP) of a [T, D] matrix into shared memory with row stride SQ, times mul, zero-padded.
+__device__ __forceinline__ void load_qk_tile(float* dst, const elem_t* src, int row0, int T, int D, float mul) {
+    for (int e = threadIdx.x; e < 64 * DP; e += NT) {
+        int r = e / DP, c = e % DP;
+        int row = row0 + r;
+        float val = 0.0f;
+        if (row < T && c < D) val = to_f32(src[(u64)row * D + c]) * mul;
+        dst[r * SQ + c] = val;
+    }
+}
+
+// rows [row0, row0 + 64) x cols [col0, col0 + BV) of a [T, Dv] matrix, times the row factor rowmul (if given), zero-padded.
+__device__ __forceinline__ void load_v_tile(float* dst, const elem_t* src, int row0, int col0, int T, int Dv, const float* rowmul) {
+    for (int e = threadIdx.x; e < 64 * BV; e += NT) {
+        int r = e / BV, c = e % BV;
+        int row = row0 + r, col = col0 + c;
+        float val = 0.0f;
+        if (row < T && col < Dv) {
+            val = to_f32(src[(u64)row * Dv + col]);
+            if (rowmul) val *= rowmul[r];
+        }
+        dst[r * SV + c] = val;
+    }
+}
+
+// acc[i][j] += sum_d A[rowA(i)][d] * B[rowB(j)][d], rowA(i) = ty + TY*i, rowB(j) = tx + TX*j; depth multiple of 4.
+template <int NI, int NJ>
+__device__ __forceinline__ void tile_abt(float (&acc)[NI][NJ], const float* A, int strideA, const float* B, int strideB, int depth, int ty, int tx) {
+    for (int d = 0; d < depth; d += 4) {
+        float4 a[NI], b[NJ];
+#pragma unroll
+        for (int i = 0; i < NI; i++) a[i] = *reinterpret_cast<const float4*>(A + (ty + TY * i) * strideA + d);
+#pragma unroll
+        for (int j = 0; j < NJ; j++) b[j] = *reinterpret_cast<const float4*>(B + (tx + TX * j) * strideB + d);
+#pragma unroll
+        for (int i = 0; i < NI; i++)
+#pragma unroll
+            for (int j = 0; j < NJ; j++) {
+                acc[i][j] = fmaf(a[i].x, b[j].x, acc[i][j]);
+                acc[i][j] = fmaf(a[i].y, b[j].y, acc[i][j]);
+                acc[i][j] = fmaf(a[i].z, b[j].z, acc[i][j]);
+                acc[i][j] = fmaf(a[i].w, b[j].w, acc[i][j]);
+            }
+    }
+}
+
+// acc[i][n] += sum_j P[ty + TY*i][j] * M[j][col0 + n], 64 terms; P has stride SA, M stride strideM.
+template <int NI, int NN>
+__device__ __forceinline__ void tile_pm(float (&acc)[NI][NN], const float* P, const float* M, int strideM, int col0, int ty) {
+#pragma unroll 4
+    for (int j = 0; j < BK; j += 4) {
+        float4 p[NI];
+#pragma unroll
+        for (int i = 0; i < NI; i++) p[i] = *reinterpret_cast<const float4*>(P + (ty + TY * i) * SA + j);
+#pragma unroll
+        for (int jj = 0; jj < 4; jj++) {
+            float m[NN];
+#pragma unroll
+            for (int n = 0; n < NN; n++) m[n] = M[(j + jj) * strideM + col0 + n];
+#pragma unroll
+            for (int i = 0; i < NI; i++) {
+                float pv = jj == 0 ? p[i].x : jj == 1 ? p[i].y : jj == 2 ? p[i].z : p[i].w;
+#pragma unroll
+                for (int n = 0; n < NN; n++) acc[i][n] = fmaf(pv, m[n], acc[i][n]);
+            }
+        }
+    }
+}
+
+// grid (query tiles, Dv blocks, BH). y = o / (z + eps); z stored by the first Dv block.
+extern "C" __global__ void __launch_bounds__(NT) la_forward(
+    const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
+    elem_t* __restrict__ y, float* __restrict__ z, int T, int D, int Dv, float scale, float eps) {
+    extern __shared__ __align__(16) float smem[];
+    float* Qs = smem;             // [64][SQ]
+    float* Ks = Qs + 64 * SQ;     // [64][SQ]
+    float* Vs = Ks + 64 * SQ;     // [64][SV]
+    float* As = Vs + 64 * SV;     // [64][SA]
+
+    const int tiles = (T + BQ - 1) / BQ;
+    const int qt = tiles - 1 - blockIdx.x;  // longest rows first
+    const int col0 = blockIdx.y * BV;
+    const u64 bh = blockIdx.z;
+    q += bh * T * D; k += bh * T * D; v += bh * T * Dv; y += bh * T * Dv; z += bh * T;
+    const int tx = threadIdx.x % TX, ty = threadIdx.x / TX;
+    const int row0 = qt * BQ;
+
+    load_qk_tile(Qs, q, row0, T, D, scale);
+
+    float o[TM][TN], zs[TM];
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        zs[i] = 0.0f;
+#pragma unroll
+        for (int n = 0; n < TN; n++) o[i][n] = 0.0f;
+    }
+
+    for (int kt = 0; kt <= qt; kt++) {
+        __syncthreads();
+        load_qk_tile(Ks, k, kt * BK, T, D, 1.0f);
+        load_v_tile(Vs, v, kt * BK, col0, T, Dv, nullptr);
+        __syncthreads();
+        float s[TM][SN];
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int j = 0; j < SN; j++) s[i][j] = 0.0f;
+        tile_abt<TM, SN>(s, Qs, SQ, Ks, SQ, DP, ty, tx);
+        const bool diagonal = kt == qt;
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int j = 0; j < SN; j++) {
+                int r = ty + TY * i, c = tx + TX * j;
+                float a = weight(s[i][j]);
+                if (diagonal && c > r) a = 0.0f;
+                zs[i] += a;
+                As[r * SA + c] = a;
+            }
+        __syncthreads();
+        tile_pm<TM, TN>(o, As, Vs, SV, tx * TN, ty);
+    }
+
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+#pragma unroll
+        for (int off = TX / 2; off > 0; off /= 2) zs[i] += __shfl_xor_sync(0xffffffffu, zs[i], off);
+        int row = row0 + ty + TY * i;
+        if (row < T) {
+            float r = 1.0f / (zs[i] + eps);
+#pragma unroll
+            for (int n = 0; n < TN; n++) {
+                int col = col0 + tx * TN + n;
+                if (col < Dv) y[(u64)row * Dv + col] = from_f32(o[i][n] * r);
+            }
+            if (blockIdx.y == 0 && tx == 0) z[row] = zs[i];
+        }
+    }
+}
+
+// One warp per row: rz = 1 / (z + eps), delta = -rz * (dy . y), the gradient reaching z.
+extern "C" __global__ void la_backward_prep(
+    const elem_t* __restrict__ y, const elem_t* __restrict__ dy, const float* __restrict__ z,
+    float* __restrict__ rz, float* __restrict__ delta, long long rows, int Dv, float eps) {
+    long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    float sum = 0.0f;
+    for (int c = lane; c < Dv; c += 32) sum += to_f32(dy[row * Dv + c]) * to_f32(y[row * Dv + c]);
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) {
+        float r = 1.0f / (z[row] + eps);
+        rz[row] = r;
+        delta[row] = -r * sum;
+    }
+}
+
+// grid (key tiles, Dv blocks, BH). Each block owns 64 keys and one Dv block: dv for those keys directly,
+// dk (plain store with one Dv block, atomics otherwise) and dq (atomics) as fp32.
+// The Dv blocks split dP = sum over blocks, and the gradients are linear in dP; the z term goes with block 0.
+extern "C" __global__ void __launch_bounds__(NT) la_backward(
+    const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
+    const elem_t* __restrict__ dy, const float* __restrict__ rz, const float* __restrict__ delta,
+    float* __restrict__ dq, float* __restrict__ dk, elem_t* __restrict__ dv,
+    int T, int D, int Dv, float scale) {
+    extern __shared__ __align__(16) float smem[];
+    float* Ks = smem;             // [64][SQ] keys
+    float* Vs = Ks + 64 * SQ;     // [64][SV] values of the keys
+    float* Qs = Vs + 64 * SV;     // [64][SQ] scaled queries
+    float* Os = Qs + 64 * SQ;     // [64][SV] dy * rz of the queries
+    float* As = Os + 64 * SV;     // [64 keys][SA] weights
+    float* Xs = As + 64 * SA;     // [64 keys][SA] d(loss)/dx
+    float* Rs = Xs + 64 * SA;     // [64] rz of the queries
+    float* Zs = Rs + 64;          // [64] delta of the queries
+
+    const int tiles = (T + BK - 1) / BK;
+    const int kt = blockIdx.x;
+    const int col0 = blockIdx.y * BV;
+    const bool first_block = blockIdx.y == 0;
+    const bool split = gridDim.y > 1;
+    const u64 bh = blockIdx.z;
+    q += bh * T * D; k += bh * T * D; dq += bh * T * D; dk += bh * T * D;
+    v += bh * T * Dv; dy += bh * T * Dv; dv += bh * T * Dv;
+    rz += bh * T; delta += bh * T;
+    const int tx = threadIdx.x % TX, ty = threadIdx.x / TX;
+    const int key0 = kt * BK;
+
+    load_qk_tile(Ks, k, key0, T, D, 1.0f);
+    load_v_tile(Vs, v, key0, col0, T, Dv, nullptr);
+
+    float gv[TM][TN], gk[TM][DN];
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+#pragma unroll
+        for (int n = 0; n < TN; n++) gv[i][n] = 0.0f;
+#pragma unroll
+        for (int n = 0; n < DN; n++) gk[i][n] = 0.0f;
+    }
+
+    for (int qt = kt; qt < tiles; qt++) {
+        const int row0 = qt * BQ;
+        __syncthreads();
+        if (threadIdx.x < 64) {
+            int row = row0 + threadIdx.x;
+            Rs[threadIdx.x] = row < T ? rz[row] : 0.0f;
+            Zs[threadIdx.x] = row < T && first_block ? delta[row] : 0.0f;
+        }
+        load_qk_tile(Qs, q, row0, T, D, scale);
+        __syncthreads();
+        load_v_tile(Os, dy, row0, col0, T, Dv, Rs);
+        __syncthreads();
+
+        float s[TM][SN], p[TM][SN];
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int j = 0; j < SN; j++) { s[i][j] = 0.0f; p[i][j] = 0.0f; }
+        tile_abt<TM, SN>(s, Ks, SQ, Qs, SQ, DP, ty, tx);  // s[key][query]
+        tile_abt<TM, SN>(p, Vs, SV, Os, SV, BV, ty, tx);  // dP[key][query] over this Dv block
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int j = 0; j < SN; j++) {
+                int kr = ty + TY * i, qc = tx + TX * j;
+                bool live = row0 + qc >= key0 + kr && row0 + qc < T;
+                float x = s[i][j];
+                As[kr * SA + qc] = live ? weight(x) : 0.0f;
+                Xs[kr * SA + qc] = live ? weight_grad(x) * (p[i][j] + Zs[qc]) : 0.0f;
+            }
+        __syncthreads();
+
+        tile_pm<TM, TN>(gv, As, Os, SV, tx * TN, ty);   // dv[key][n] += a * do
+        tile_pm<TM, DN>(gk, Xs, Qs, SQ, tx * DN, ty);   // dk[key][d] += dx * scale q
+
+        // dq[query][d] += scale * sum_key dx[key][query] k[key][d], queries ty*TM .. + TM
+        float gq[TM][DN];
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int n = 0; n < DN; n++) gq[i][n] = 0.0f;
+#pragma unroll 4
+        for (int j = 0; j < BK; j++) {
+            float xv[TM], kv[DN];
+#pragma unroll
+            for (int i = 0; i < TM; i++) xv[i] = Xs[j * SA + ty * TM + i];
+#pragma unroll
+            for (int n = 0; n < DN; n++) kv[n] = Ks[j * SQ + tx * DN + n];
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int n = 0; n < DN; n++) gq[i][n] = fmaf(xv[i], kv[n], gq[i][n]);
+        }
+#pragma unroll
+        for (int i = 0; i < TM; i++) {
+            int row = row0 + ty * TM + i;
+            if (row >= T) continue;
+#pragma unroll
+            for (int n = 0; n < DN; n++) {
+                int col = tx * DN + n;
+                if (col < D) atomicAdd(dq + (u64)row * D + col, gq[i][n] * scale);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        int key = key0 + ty + TY * i;
+        if (key >= T) continue;
+#pragma unroll
+        for (int n = 0; n < TN; n++) {
+            int col = col0 + tx * TN + n;
+            if (col < Dv) dv[(u64)key * Dv + col] = from_f32(gv[i][n]);
+        }
+#pragma unroll
+        for (int n = 0; n < DN; n++) {
+            int col = tx * DN + n;
+            if (col >= D) continue;
+            if (split) atomicAdd(dk + (u64)key * D + col, gk[i][n]);
+            else dk[(u64)key * D + col] = gk[i][n];
+        }
+    }
+}
