@@ -9,6 +9,7 @@ app.Configure(config =>
 {
     config.SetApplicationName("rebased");
     config.PropagateExceptions();
+    config.AddCommand<CudaKernelsCommand>("cuda-kernels").IsHidden();
     config.AddCommand<InfoCommand>("info").WithDescription("Show .NET, TorchSharp, libtorch and CUDA facts: the first thing to run when something fails.");
 });
 

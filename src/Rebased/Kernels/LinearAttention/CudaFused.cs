@@ -114,6 +114,7 @@ public sealed partial class CudaFused : ILinearAttention
         {
             var variant = Variant.For(q.dtype, kernel, d, dv);
             var f = FunctionsFor(Ordinal(q), variant);
+            CudaDriver.UsePrimaryContext(Ordinal(q));
             IntPtr qp = DataPointer(q), kp = DataPointer(k), vp = DataPointer(v), yp = DataPointer(y), zp = DataPointer(z);
             float s = (float)scale, e = (float)eps;
             void** args = stackalloc void*[] { &qp, &kp, &vp, &yp, &zp, &t, &d, &dv, &s, &e };
@@ -140,6 +141,7 @@ public sealed partial class CudaFused : ILinearAttention
         if (t > 0 && bh > 0 && dv > 0)
         {
             var f = FunctionsFor(Ordinal(q), variant);
+            CudaDriver.UsePrimaryContext(Ordinal(q));
             var rz = empty(z.shape, ScalarType.Float32, z.device);
             var delta = empty(z.shape, ScalarType.Float32, z.device);
             IntPtr yp = DataPointer(y), dyp = DataPointer(dy), zp = DataPointer(z), rzp = DataPointer(rz), deltap = DataPointer(delta);
