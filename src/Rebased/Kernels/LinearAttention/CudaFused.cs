@@ -63,7 +63,7 @@ public sealed partial class CudaFused : ILinearAttention
         private int SV => BV + 4;
         private const int SA = Tile + 4;
         public int ForwardShared => 4 * Tile * (2 * SQ + SV + SA);
-        public int BackwardShared => 4 * (Tile * (2 * SQ + 2 * SV + 2 * SA) + 2 * Tile);
+        public int BackwardShared => 4 * (Tile * (2 * SQ + 2 * SV + 2 * SA) + Tile);
 
         public string[] Defines =>
         [

@@ -48,6 +48,7 @@ __device__ __forceinline__ u16 from_f32(float x) {
 #define SQ (DP + 4)
 #define SV (BV + 4)
 #define SA (BK + 4)
+#define MIN_BLOCKS (DP <= 32 ? 2 : 1)
 
 __device__ __forceinline__ float weight(float x) {
 #if KERNEL == 0
@@ -65,30 +66,58 @@ __device__ __forceinline__ float weight_grad(float x) {
 #endif
 }
 
-// rows [row0, row0 + 64) x cols [0, DP) of a [T, D] matrix into shared memory with row stride SQ, times mul, zero-padded.
-__device__ __forceinline__ void load_qk_tile(float* dst, const elem_t* src, int row0, int T, int D, float mul) {
-    for (int e = threadIdx.x; e < 64 * DP; e += NT) {
-        int r = e / DP, c = e % DP;
-        int row = row0 + r;
-        float val = 0.0f;
-        if (row < T && c < D) val = to_f32(src[(u64)row * D + c]) * mul;
-        dst[r * SQ + c] = val;
-    }
+__device__ __forceinline__ float4 load4(const elem_t* p) {
+#if ELEM_KIND == 0
+    return *reinterpret_cast<const float4*>(p);
+#else
+    uint2 u = *reinterpret_cast<const uint2*>(p);
+    return make_float4(to_f32((u16)(u.x & 0xffffu)), to_f32((u16)(u.x >> 16)), to_f32((u16)(u.y & 0xffffu)), to_f32((u16)(u.y >> 16)));
+#endif
 }
 
-// rows [row0, row0 + 64) x cols [col0, col0 + BV) of a [T, Dv] matrix, times the row factor rowmul (if given), zero-padded.
-__device__ __forceinline__ void load_v_tile(float* dst, const elem_t* src, int row0, int col0, int T, int Dv, const float* rowmul) {
-    for (int e = threadIdx.x; e < 64 * BV; e += NT) {
-        int r = e / BV, c = e % BV;
-        int row = row0 + r, col = col0 + c;
-        float val = 0.0f;
-        if (row < T && col < Dv) {
-            val = to_f32(src[(u64)row * Dv + col]);
-            if (rowmul) val *= rowmul[r];
+// This thread's share of a 64-row x W-column tile (W a multiple of 4) of a row-major [T, ld] matrix, held in
+// registers between the global loads (fetch) and the shared-memory stores (store), so that the loads of the
+// next tile are in flight while the current one is computed. Rows >= T and columns >= ncols read as zero.
+template <int W>
+struct Stage {
+    static constexpr int Q4 = W / 4;
+    static constexpr int N = (64 * Q4 + NT - 1) / NT;
+    float4 r[N];
+
+    __device__ __forceinline__ void fetch(const elem_t* src, int row0, int col0, int T, int ld, int ncols, bool vec, float mul, const float* rowmul) {
+#pragma unroll
+        for (int n = 0; n < N; n++) {
+            int e = threadIdx.x + n * NT;
+            float4 val = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            int row = row0 + e / Q4, col = col0 + (e % Q4) * 4;
+            if ((64 * Q4) % NT == 0 || e < 64 * Q4) {
+                if (row < T) {
+                    const elem_t* p = src + (u64)row * ld + col;
+                    if (vec && col + 3 < ncols) {
+                        val = load4(p);
+                    } else {
+                        if (col < ncols) val.x = to_f32(p[0]);
+                        if (col + 1 < ncols) val.y = to_f32(p[1]);
+                        if (col + 2 < ncols) val.z = to_f32(p[2]);
+                        if (col + 3 < ncols) val.w = to_f32(p[3]);
+                    }
+                    float m = rowmul ? mul * rowmul[row] : mul;
+                    val.x *= m; val.y *= m; val.z *= m; val.w *= m;
+                }
+            }
+            r[n] = val;
         }
-        dst[r * SV + c] = val;
     }
-}
+
+    __device__ __forceinline__ void store(float* dst, int stride) const {
+#pragma unroll
+        for (int n = 0; n < N; n++) {
+            int e = threadIdx.x + n * NT;
+            if ((64 * Q4) % NT == 0 || e < 64 * Q4)
+                *reinterpret_cast<float4*>(dst + (e / Q4) * stride + (e % Q4) * 4) = r[n];
+        }
+    }
+};
 
 // acc[i][j] += sum_d A[rowA(i)][d] * B[rowB(j)][d], rowA(i) = ty + TY*i, rowB(j) = tx + TX*j; depth multiple of 4.
 template <int NI, int NJ>
@@ -135,7 +164,7 @@ __device__ __forceinline__ void tile_pm(float (&acc)[NI][NN], const float* P, co
 }
 
 // grid (query tiles, Dv blocks, BH). y = o / (z + eps); z stored by the first Dv block.
-extern "C" __global__ void __launch_bounds__(NT) la_forward(
+extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_forward(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
     elem_t* __restrict__ y, float* __restrict__ z, int T, int D, int Dv, float scale, float eps) {
     extern __shared__ __align__(16) float smem[];
@@ -152,7 +181,12 @@ extern "C" __global__ void __launch_bounds__(NT) la_forward(
     const int tx = threadIdx.x % TX, ty = threadIdx.x / TX;
     const int row0 = qt * BQ;
 
-    load_qk_tile(Qs, q, row0, T, D, scale);
+    const bool vq = (D % 4) == 0, vv = (Dv % 4) == 0;
+    {
+        Stage<DP> sq;
+        sq.fetch(q, row0, 0, T, D, D, vq, scale, nullptr);
+        sq.store(Qs, SQ);
+    }
 
     float o[TM][TN], zs[TM];
 #pragma unroll
@@ -162,11 +196,19 @@ extern "C" __global__ void __launch_bounds__(NT) la_forward(
         for (int n = 0; n < TN; n++) o[i][n] = 0.0f;
     }
 
+    Stage<DP> sk;
+    Stage<BV> sv;
+    sk.fetch(k, 0, 0, T, D, D, vq, 1.0f, nullptr);
+    sv.fetch(v, 0, col0, T, Dv, Dv, vv, 1.0f, nullptr);
     for (int kt = 0; kt <= qt; kt++) {
         __syncthreads();
-        load_qk_tile(Ks, k, kt * BK, T, D, 1.0f);
-        load_v_tile(Vs, v, kt * BK, col0, T, Dv, nullptr);
+        sk.store(Ks, SQ);
+        sv.store(Vs, SV);
         __syncthreads();
+        if (kt < qt) {
+            sk.fetch(k, (kt + 1) * BK, 0, T, D, D, vq, 1.0f, nullptr);
+            sv.fetch(v, (kt + 1) * BK, col0, T, Dv, Dv, vv, 1.0f, nullptr);
+        }
         float s[TM][SN];
 #pragma unroll
         for (int i = 0; i < TM; i++)
@@ -226,7 +268,7 @@ extern "C" __global__ void la_backward_prep(
 // grid (key tiles, Dv blocks, BH). Each block owns 64 keys and one Dv block: dv for those keys directly,
 // dk (plain store with one Dv block, atomics otherwise) and dq (atomics) as fp32.
 // The Dv blocks split dP = sum over blocks, and the gradients are linear in dP; the z term goes with block 0.
-extern "C" __global__ void __launch_bounds__(NT) la_backward(
+extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
     const elem_t* __restrict__ dy, const float* __restrict__ rz, const float* __restrict__ delta,
     float* __restrict__ dq, float* __restrict__ dk, elem_t* __restrict__ dv,
@@ -238,8 +280,7 @@ extern "C" __global__ void __launch_bounds__(NT) la_backward(
     float* Os = Qs + 64 * SQ;     // [64][SV] dy * rz of the queries
     float* As = Os + 64 * SV;     // [64 keys][SA] weights
     float* Xs = As + 64 * SA;     // [64 keys][SA] d(loss)/dx
-    float* Rs = Xs + 64 * SA;     // [64] rz of the queries
-    float* Zs = Rs + 64;          // [64] delta of the queries
+    float* Zs = Xs + 64 * SA;     // [64] delta of the queries
 
     const int tiles = (T + BK - 1) / BK;
     const int kt = blockIdx.x;
@@ -253,8 +294,15 @@ extern "C" __global__ void __launch_bounds__(NT) la_backward(
     const int tx = threadIdx.x % TX, ty = threadIdx.x / TX;
     const int key0 = kt * BK;
 
-    load_qk_tile(Ks, k, key0, T, D, 1.0f);
-    load_v_tile(Vs, v, key0, col0, T, Dv, nullptr);
+    const bool vq = (D % 4) == 0, vv = (Dv % 4) == 0;
+    {
+        Stage<DP> sk;
+        Stage<BV> sv;
+        sk.fetch(k, key0, 0, T, D, D, vq, 1.0f, nullptr);
+        sv.fetch(v, key0, col0, T, Dv, Dv, vv, 1.0f, nullptr);
+        sk.store(Ks, SQ);
+        sv.store(Vs, SV);
+    }
 
     float gv[TM][TN], gk[TM][DN];
 #pragma unroll
@@ -265,18 +313,24 @@ extern "C" __global__ void __launch_bounds__(NT) la_backward(
         for (int n = 0; n < DN; n++) gk[i][n] = 0.0f;
     }
 
+    Stage<DP> sq;
+    Stage<BV> sdo;
+    sq.fetch(q, kt * BQ, 0, T, D, D, vq, scale, nullptr);
+    sdo.fetch(dy, kt * BQ, col0, T, Dv, Dv, vv, 1.0f, rz);
     for (int qt = kt; qt < tiles; qt++) {
         const int row0 = qt * BQ;
         __syncthreads();
         if (threadIdx.x < 64) {
             int row = row0 + threadIdx.x;
-            Rs[threadIdx.x] = row < T ? rz[row] : 0.0f;
             Zs[threadIdx.x] = row < T && first_block ? delta[row] : 0.0f;
         }
-        load_qk_tile(Qs, q, row0, T, D, scale);
+        sq.store(Qs, SQ);
+        sdo.store(Os, SV);
         __syncthreads();
-        load_v_tile(Os, dy, row0, col0, T, Dv, Rs);
-        __syncthreads();
+        if (qt + 1 < tiles) {
+            sq.fetch(q, row0 + BQ, 0, T, D, D, vq, scale, nullptr);
+            sdo.fetch(dy, row0 + BQ, col0, T, Dv, Dv, vv, 1.0f, rz);
+        }
 
         float s[TM][SN], p[TM][SN];
 #pragma unroll
@@ -285,15 +339,19 @@ extern "C" __global__ void __launch_bounds__(NT) la_backward(
             for (int j = 0; j < SN; j++) { s[i][j] = 0.0f; p[i][j] = 0.0f; }
         tile_abt<TM, SN>(s, Ks, SQ, Qs, SQ, DP, ty, tx);  // s[key][query]
         tile_abt<TM, SN>(p, Vs, SV, Os, SV, BV, ty, tx);  // dP[key][query] over this Dv block
+        float zq[SN];
+#pragma unroll
+        for (int j = 0; j < SN; j++) zq[j] = Zs[tx + TX * j];
+        const bool edge = qt == kt || row0 + BQ > T;
 #pragma unroll
         for (int i = 0; i < TM; i++)
 #pragma unroll
             for (int j = 0; j < SN; j++) {
                 int kr = ty + TY * i, qc = tx + TX * j;
-                bool live = row0 + qc >= key0 + kr && row0 + qc < T;
+                bool live = !edge || (row0 + qc >= key0 + kr && row0 + qc < T);
                 float x = s[i][j];
                 As[kr * SA + qc] = live ? weight(x) : 0.0f;
-                Xs[kr * SA + qc] = live ? weight_grad(x) * (p[i][j] + Zs[qc]) : 0.0f;
+                Xs[kr * SA + qc] = live ? weight_grad(x) * (p[i][j] + zq[j]) : 0.0f;
             }
         __syncthreads();
 

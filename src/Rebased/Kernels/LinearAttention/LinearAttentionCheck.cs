@@ -55,8 +55,9 @@ public static class LinearAttentionCheck
             return new(form.Name, c, tolerance, double.NaN, double.NaN, double.NaN, double.NaN, "state too large for the token loop's autograd");
 
         using var scope = NewDisposeScope();
-        var generator = new Generator((ulong)seed, device);
-        Tensor Random(params long[] shape) => randn(shape, ScalarType.Float64, device, generator: generator).to(dtype).to(ScalarType.Float64);
+        // Drawn on the CPU (TorchSharp's seeded generator is a CPU one), then moved: the same inputs on every device.
+        var generator = new Generator((ulong)seed);
+        Tensor Random(params long[] shape) => randn(shape, ScalarType.Float64, generator: generator).to(dtype).to(ScalarType.Float64).to(device);
         var q = Random(c.B, c.H, c.T, c.D);
         var k = Random(c.B, c.H, c.T, c.D);
         var v = Random(c.B, c.H, c.T, c.Dv);
