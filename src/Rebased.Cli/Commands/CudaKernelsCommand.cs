@@ -17,6 +17,7 @@ public sealed class CudaKernelsCommand : Command<CudaKernelsCommand.Settings>
         [CommandOption("--bench")] public bool Bench { get; init; }
         [CommandOption("--model-shapes")] public bool ModelShapes { get; init; }
         [CommandOption("--roofline")] public bool Roofline { get; init; }
+        [CommandOption("--resources")] public bool Resources { get; init; }
         [CommandOption("--dtypes")] public string Dtypes { get; init; } = "fp32,bf16,fp16";
     }
 
@@ -30,6 +31,9 @@ public sealed class CudaKernelsCommand : Command<CudaKernelsCommand.Settings>
         var dtypes = settings.Dtypes.Split(',').Select(ParseDtype).ToArray();
         bool ok = true;
         if (settings.Roofline) Roofline(device);
+        if (settings.Resources)
+            foreach (var dtype in dtypes)
+                Console.WriteLine($"resources {dtype} D=16 Dv=64:\n{CudaFused.ResourceReport(0, dtype, PolynomialKernel.Rebased, 16, 64)}");
         if (settings.Check) ok &= Check(device, dtypes, settings.FullGrid);
         if (settings.Bench)
             foreach (var dtype in dtypes)

@@ -15,7 +15,7 @@ namespace Rebased.Kernels.LinearAttention;
 /// </summary>
 public sealed partial class CudaFused : ILinearAttention
 {
-    private const int Threads = 256;
+    private const uint PrepThreads = 256;
     private const int Tile = 64;
 
     public string Name => "fused";
@@ -53,17 +53,36 @@ public sealed partial class CudaFused : ILinearAttention
             throw new ArgumentException($"fused CUDA linear attention: shape [{string.Join(", ", q.shape)}] / Dv {v.shape[3]} out of range (B·H ≤ 65535)");
     }
 
-    /// <summary>Compile-time shape of one kernel variant.</summary>
+    /// <summary>
+    /// Compile-time shape of one kernel variant. fp32 runs the register-tiled CUDA-core kernels (256 threads,
+    /// Dv blocks of 8..64); 16-bit dtypes run the tensor-core kernels (128 threads, Dv blocks of 16..64).
+    /// </summary>
     internal readonly record struct Variant(ScalarType Dtype, PolynomialKernel Kernel, int DP, int BV)
     {
-        public static Variant For(ScalarType dtype, PolynomialKernel kernel, int d, int dv) =>
-            new(dtype, kernel, (d + 15) / 16 * 16, dv <= 8 ? 8 : dv <= 16 ? 16 : dv <= 32 ? 32 : 64);
+        public static Variant For(ScalarType dtype, PolynomialKernel kernel, int d, int dv)
+        {
+            int dp = (d + 15) / 16 * 16;
+            int bv = dtype == ScalarType.Float32
+                ? dv <= 8 ? 8 : dv <= 16 ? 16 : dv <= 32 ? 32 : 64
+                : Math.Min(64, (dv + 15) / 16 * 16);
+            return new(dtype, kernel, dp, bv);
+        }
+
+        public bool TensorCores => Dtype != ScalarType.Float32;
+        public uint Threads => TensorCores ? 128u : 256u;
+        public string ForwardName => TensorCores ? "la_forward_mma" : "la_forward";
+        public string BackwardName => TensorCores ? "la_backward_mma" : "la_backward";
 
         private int SQ => DP + 4;
         private int SV => BV + 4;
         private const int SA = Tile + 4;
-        public int ForwardShared => 4 * Tile * (2 * SQ + SV + SA);
-        public int BackwardShared => 4 * (Tile * (2 * SQ + 2 * SV + 2 * SA) + Tile);
+
+        /// <summary>Dynamic shared memory in bytes (the tensor-core forward uses static shared memory).</summary>
+        public int ForwardShared => TensorCores ? 0 : 4 * Tile * (2 * SQ + SV + SA);
+
+        public int BackwardShared => TensorCores
+            ? 4 * Tile + 2 * Tile * (2 * (DP + 8) + 2 * (BV + 8) + Tile + 8)
+            : 4 * (Tile * (2 * SQ + 2 * SV + 2 * SA) + Tile);
 
         public string[] Defines =>
         [
@@ -84,6 +103,15 @@ public sealed partial class CudaFused : ILinearAttention
         return new StreamReader(stream).ReadToEnd();
     });
 
+    /// <summary>The compiler's resource report (registers, spills, shared memory) for one variant.</summary>
+    public static string ResourceReport(int ordinal, ScalarType dtype, PolynomialKernel kernel, int d, int dv)
+    {
+        var variant = Variant.For(dtype, kernel, d, dv);
+        var options = CudaModules.Options(ordinal, variant.Defines);
+        options.Add("--ptxas-options=-v");
+        return Nvrtc.Compile(Source.Value, "CudaFused.cu", options).Log;
+    }
+
     private static Functions FunctionsFor(int ordinal, Variant variant)
     {
         lock (FunctionCache)
@@ -91,9 +119,9 @@ public sealed partial class CudaFused : ILinearAttention
             if (FunctionCache.TryGetValue((ordinal, variant), out var f)) return f;
             var module = CudaModules.Get(ordinal, "CudaFused.cu", Source.Value, variant.Defines);
             f = new Functions(
-                CudaDriver.GetFunction(module, "la_forward", variant.ForwardShared),
+                CudaDriver.GetFunction(module, variant.ForwardName, variant.ForwardShared),
                 CudaDriver.GetFunction(module, "la_backward_prep", 0),
-                CudaDriver.GetFunction(module, "la_backward", variant.BackwardShared));
+                CudaDriver.GetFunction(module, variant.BackwardName, variant.BackwardShared));
             FunctionCache[(ordinal, variant)] = f;
             return f;
         }
@@ -101,12 +129,19 @@ public sealed partial class CudaFused : ILinearAttention
 
     private static int Ordinal(Tensor t) => Math.Max(0, (int)t.device.index);
 
+    /// <summary>Contiguous, with the first element 16-byte aligned (the kernels' vector loads need it).</summary>
+    private static Tensor Prepared(Tensor t)
+    {
+        t = t.contiguous();
+        return DataPointer(t) % 16 == 0 ? t : t.clone();
+    }
+
     /// <summary>y = o / (z + eps) in the inputs' dtype and z (fp32, [B, H, T]); inputs contiguous.</summary>
     internal static unsafe (Tensor Y, Tensor Z) ForwardRaw(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
     {
         CheckInputs(q, k, v);
         using var scope = NewDisposeScope();
-        q = q.contiguous(); k = k.contiguous(); v = v.contiguous();
+        q = Prepared(q); k = Prepared(k); v = Prepared(v);
         int bh = (int)(q.shape[0] * q.shape[1]), t = (int)q.shape[2], d = (int)q.shape[3], dv = (int)v.shape[3];
         var y = empty(v.shape, v.dtype, v.device);
         var z = empty(q.shape[..3], ScalarType.Float32, q.device);
@@ -119,7 +154,7 @@ public sealed partial class CudaFused : ILinearAttention
             float s = (float)scale, e = (float)eps;
             void** args = stackalloc void*[] { &qp, &kp, &vp, &yp, &zp, &t, &d, &dv, &s, &e };
             uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
-            CudaDriver.Launch(f.Forward, (tiles, vBlocks, (uint)bh), Threads, (uint)variant.ForwardShared, args, "la_forward");
+            CudaDriver.Launch(f.Forward, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.ForwardShared, args, variant.ForwardName);
         }
         return (y.MoveToOuterDisposeScope(), z.MoveToOuterDisposeScope());
     }
@@ -130,8 +165,8 @@ public sealed partial class CudaFused : ILinearAttention
     {
         CheckInputs(q, k, v);
         using var scope = NewDisposeScope();
-        q = q.contiguous(); k = k.contiguous(); v = v.contiguous(); y = y.contiguous(); z = z.contiguous();
-        dy = dy.to(v.dtype).contiguous();
+        q = Prepared(q); k = Prepared(k); v = Prepared(v); y = Prepared(y); z = z.contiguous();
+        dy = Prepared(dy.to(v.dtype));
         int bh = (int)(q.shape[0] * q.shape[1]), t = (int)q.shape[2], d = (int)q.shape[3], dv = (int)v.shape[3];
         var variant = Variant.For(q.dtype, kernel, d, dv);
         uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
@@ -148,11 +183,11 @@ public sealed partial class CudaFused : ILinearAttention
             long rows = (long)bh * t;
             float e = (float)eps, s = (float)scale;
             void** prepArgs = stackalloc void*[] { &yp, &dyp, &zp, &rzp, &deltap, &rows, &dv, &e };
-            CudaDriver.Launch(f.Prep, ((uint)((rows + 7) / 8), 1, 1), Threads, 0, prepArgs, "la_backward_prep");
+            CudaDriver.Launch(f.Prep, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs, "la_backward_prep");
 
             IntPtr qp = DataPointer(q), kp = DataPointer(k), vp = DataPointer(v), dqp = DataPointer(dq), dkp = DataPointer(dk), dvp = DataPointer(dvOut);
             void** args = stackalloc void*[] { &qp, &kp, &vp, &dyp, &rzp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s };
-            CudaDriver.Launch(f.Backward, (tiles, vBlocks, (uint)bh), Threads, (uint)variant.BackwardShared, args, "la_backward");
+            CudaDriver.Launch(f.Backward, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared, args, variant.BackwardName);
         }
         else
         {

@@ -406,3 +406,329 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
         }
     }
 }
+
+#if ELEM_KIND != 0
+// ---------------------------------------------------------------------------------------------------------
+// 16-bit inputs: tensor cores (mma.sync m16n8k16, fp32 accumulation), 4 warps per block, 64 x 64 tiles.
+// Shared tiles hold 16-bit values with rows padded by 8 elements (16 bytes) against bank conflicts.
+// Fragment naming follows the PTX ISA: lane = 4 g + t; C/D element c0,c1 at (row g, cols 2t, 2t+1), c2,c3 at
+// (row g + 8, same cols); the A fragment of a 16 x 16 tile is the C layout of two adjacent 16 x 8 tiles.
+// ---------------------------------------------------------------------------------------------------------
+#define MT 128
+#define PQ (DP + 8)
+#define PV (BV + 8)
+#define PX (64 + 8)
+
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+    unsigned r;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
+    return r;
+}
+
+__device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], const u16* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void ldsm_x4_t(unsigned (&r)[4], const u16* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void mma16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+#if ELEM_KIND == 1
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+#endif
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats as a 16-bit pair, the first in the low half.
+__device__ __forceinline__ unsigned pack2(float lo, float hi) {
+    unsigned r;
+#if ELEM_KIND == 1
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+#else
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+#endif
+    return r;
+}
+
+// Lane addresses for ldmatrix.x4 (l = lane):
+// A operand of a 16 x 16 tile stored [m][k] at (m0, k0):            row m0 + (l & 15),                   col k0 + (l >> 4) * 8
+// A operand stored transposed [k][m]:                              row k0 + (l & 7) + (l >> 4) * 8,     col m0 + ((l >> 3) & 1) * 8   (.trans)
+// B operands of two 16 x 8 tiles (n0, n0 + 8) stored [n][k]:        row n0 + (l & 7) + (l >> 4) * 8,     col k0 + ((l >> 3) & 1) * 8
+// B operands of two 16 x 8 tiles stored [k][n]:                     row k0 + (l & 7) + ((l >> 3) & 1) * 8, col n0 + (l >> 4) * 8      (.trans)
+// In both B cases r0, r1 are (b0, b1) of tile n0 and r2, r3 those of tile n0 + 8.
+
+// rows [row0, row0 + 64) x cols [col0, col0 + W) of a row-major [T, ld] matrix as 16-bit values into dst
+// (row stride P), zero-padded; with rowmul, each row is scaled by rowmul[row] in fp32 first.
+template <int W, int P>
+__device__ __forceinline__ void load_tile16(u16* dst, const elem_t* src, int row0, int col0, int T, int ld, int ncols, bool vec8, const float* rowmul) {
+    constexpr int C8 = W / 8;
+    for (int e = threadIdx.x; e < 64 * C8; e += MT) {
+        int r = e / C8, c = (e % C8) * 8;
+        int row = row0 + r, col = col0 + c;
+        u16* d = dst + r * P + c;
+        if (row < T && vec8 && col + 7 < ncols && !rowmul) {
+            *reinterpret_cast<uint4*>(d) = *reinterpret_cast<const uint4*>(src + (u64)row * ld + col);
+        } else {
+            float m = row < T && rowmul ? rowmul[row] : 1.0f;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                float val = row < T && col + i < ncols ? to_f32(src[(u64)row * ld + col + i]) : 0.0f;
+                d[i] = rowmul ? from_f32(val * m) : (row < T && col + i < ncols ? src[(u64)row * ld + col + i] : (u16)0);
+            }
+        }
+    }
+}
+
+// grid (query tiles, Dv blocks, BH); warp w owns query rows 16 w .. 16 w + 15 of the tile.
+extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
+    const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
+    elem_t* __restrict__ y, float* __restrict__ z, int T, int D, int Dv, float scale, float eps) {
+    __shared__ __align__(16) u16 Qs[64 * PQ];
+    __shared__ __align__(16) u16 Ks[64 * PQ];
+    __shared__ __align__(16) u16 Vs[64 * PV];
+    const int tiles = (T + 63) / 64;
+    const int qt = tiles - 1 - blockIdx.x;
+    const int col0 = blockIdx.y * BV;
+    const u64 bh = blockIdx.z;
+    q += bh * T * D; k += bh * T * D; v += bh * T * Dv; y += bh * T * Dv; z += bh * T;
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int row0 = qt * 64;
+    const bool vq = D % 8 == 0, vv = Dv % 8 == 0;
+
+    load_tile16<DP, PQ>(Qs, q, row0, 0, T, D, D, vq, nullptr);
+    __syncthreads();
+    unsigned qa[DP / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < DP / 16; kk++) ldsm_x4(qa[kk], Qs + (w * 16 + (lane & 15)) * PQ + kk * 16 + (lane >> 4) * 8);
+
+    float o[BV / 8][4];
+#pragma unroll
+    for (int n = 0; n < BV / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    float zlo = 0.0f, zhi = 0.0f;
+    const int rlo = row0 + w * 16 + g, rhi = rlo + 8;
+
+    for (int kt = 0; kt <= qt; kt++) {
+        __syncthreads();
+        load_tile16<DP, PQ>(Ks, k, kt * 64, 0, T, D, D, vq, nullptr);
+        load_tile16<BV, PV>(Vs, v, kt * 64, col0, T, Dv, Dv, vv, nullptr);
+        __syncthreads();
+        float s[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+        for (int np = 0; np < 4; np++)
+#pragma unroll
+            for (int kk = 0; kk < DP / 16; kk++) {
+                unsigned b[4];
+                ldsm_x4(b, Ks + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PQ + kk * 16 + ((lane >> 3) & 1) * 8);
+                mma16816(s[2 * np], qa[kk], b[0], b[1]);
+                mma16816(s[2 * np + 1], qa[kk], b[2], b[3]);
+            }
+        const bool diagonal = kt == qt;
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float a = weight(scale * s[n][e]);
+                int key = kt * 64 + n * 8 + 2 * t + (e & 1);
+                if (diagonal && key > (e < 2 ? rlo : rhi)) a = 0.0f;
+                s[n][e] = a;
+            }
+#pragma unroll
+        for (int n = 0; n < 8; n++) { zlo += s[n][0] + s[n][1]; zhi += s[n][2] + s[n][3]; }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            unsigned a[4] = { pack2(s[2 * j][0], s[2 * j][1]), pack2(s[2 * j][2], s[2 * j][3]),
+                              pack2(s[2 * j + 1][0], s[2 * j + 1][1]), pack2(s[2 * j + 1][2], s[2 * j + 1][3]) };
+#pragma unroll
+            for (int np = 0; np < BV / 16; np++) {
+                unsigned b[4];
+                ldsm_x4_t(b, Vs + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PV + np * 16 + (lane >> 4) * 8);
+                mma16816(o[2 * np], a, b[0], b[1]);
+                mma16816(o[2 * np + 1], a, b[2], b[3]);
+            }
+        }
+    }
+    zlo += __shfl_xor_sync(0xffffffffu, zlo, 1); zlo += __shfl_xor_sync(0xffffffffu, zlo, 2);
+    zhi += __shfl_xor_sync(0xffffffffu, zhi, 1); zhi += __shfl_xor_sync(0xffffffffu, zhi, 2);
+    const float ilo = 1.0f / (zlo + eps), ihi = 1.0f / (zhi + eps);
+#pragma unroll
+    for (int n = 0; n < BV / 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int row = e < 2 ? rlo : rhi, col = col0 + n * 8 + 2 * t + (e & 1);
+            if (row < T && col < Dv) y[(u64)row * Dv + col] = from_f32(o[n][e] * (e < 2 ? ilo : ihi));
+        }
+    if (blockIdx.y == 0 && t == 0) {
+        if (rlo < T) z[rlo] = zlo;
+        if (rhi < T) z[rhi] = zhi;
+    }
+}
+
+// grid (key tiles, Dv blocks, BH); warp w owns keys 16 w .. 16 w + 15 of the tile for S^T, dP^T, dv, dk,
+// and queries 16 w .. 16 w + 15 of each query tile for dq (through dX^T in shared memory).
+extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
+    const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
+    const elem_t* __restrict__ dy, const float* __restrict__ rz, const float* __restrict__ delta,
+    float* __restrict__ dq, float* __restrict__ dk, elem_t* __restrict__ dv,
+    int T, int D, int Dv, float scale) {
+    extern __shared__ __align__(16) float smem[];
+    float* Zs = smem;                              // [64] delta of the queries
+    u16* Ks = reinterpret_cast<u16*>(smem + 64);   // [64][PQ]
+    u16* Qs = Ks + 64 * PQ;                        // [64][PQ]
+    u16* Vs = Qs + 64 * PQ;                        // [64][PV]
+    u16* Os = Vs + 64 * PV;                        // [64][PV] dy * rz
+    u16* Xs = Os + 64 * PV;                        // [64 keys][PX] dX^T
+
+    const int tiles = (T + 63) / 64;
+    const int kt = blockIdx.x;
+    const int col0 = blockIdx.y * BV;
+    const bool first_block = blockIdx.y == 0, split = gridDim.y > 1;
+    const u64 bh = blockIdx.z;
+    q += bh * T * D; k += bh * T * D; dq += bh * T * D; dk += bh * T * D;
+    v += bh * T * Dv; dy += bh * T * Dv; dv += bh * T * Dv;
+    rz += bh * T; delta += bh * T;
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int key0 = kt * 64;
+    const bool vq = D % 8 == 0, vv = Dv % 8 == 0;
+    const int klo = key0 + w * 16 + g, khi = klo + 8;
+
+    load_tile16<DP, PQ>(Ks, k, key0, 0, T, D, D, vq, nullptr);
+    load_tile16<BV, PV>(Vs, v, key0, col0, T, Dv, Dv, vv, nullptr);
+    __syncthreads();
+    unsigned ka[DP / 16][4], va[BV / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < DP / 16; kk++) ldsm_x4(ka[kk], Ks + (w * 16 + (lane & 15)) * PQ + kk * 16 + (lane >> 4) * 8);
+#pragma unroll
+    for (int kk = 0; kk < BV / 16; kk++) ldsm_x4(va[kk], Vs + (w * 16 + (lane & 15)) * PV + kk * 16 + (lane >> 4) * 8);
+
+    float gv[BV / 8][4], gk[DP / 8][4];
+#pragma unroll
+    for (int n = 0; n < BV / 8; n++) gv[n][0] = gv[n][1] = gv[n][2] = gv[n][3] = 0.0f;
+#pragma unroll
+    for (int n = 0; n < DP / 8; n++) gk[n][0] = gk[n][1] = gk[n][2] = gk[n][3] = 0.0f;
+
+    for (int qt = kt; qt < tiles; qt++) {
+        const int row0 = qt * 64;
+        __syncthreads();
+        load_tile16<DP, PQ>(Qs, q, row0, 0, T, D, D, vq, nullptr);
+        load_tile16<BV, PV>(Os, dy, row0, col0, T, Dv, Dv, vv, rz);
+        if (threadIdx.x < 64) {
+            int row = row0 + threadIdx.x;
+            Zs[threadIdx.x] = row < T && first_block ? delta[row] : 0.0f;
+        }
+        __syncthreads();
+
+        float s[8][4], p[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) { s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f; p[n][0] = p[n][1] = p[n][2] = p[n][3] = 0.0f; }
+#pragma unroll
+        for (int np = 0; np < 4; np++) {
+#pragma unroll
+            for (int kk = 0; kk < DP / 16; kk++) {
+                unsigned b[4];
+                ldsm_x4(b, Qs + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PQ + kk * 16 + ((lane >> 3) & 1) * 8);
+                mma16816(s[2 * np], ka[kk], b[0], b[1]);
+                mma16816(s[2 * np + 1], ka[kk], b[2], b[3]);
+            }
+#pragma unroll
+            for (int kk = 0; kk < BV / 16; kk++) {
+                unsigned b[4];
+                ldsm_x4(b, Os + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PV + kk * 16 + ((lane >> 3) & 1) * 8);
+                mma16816(p[2 * np], va[kk], b[0], b[1]);
+                mma16816(p[2 * np + 1], va[kk], b[2], b[3]);
+            }
+        }
+        const bool edge = qt == kt || row0 + 64 > T;
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int qc = n * 8 + 2 * t + (e & 1);
+                int query = row0 + qc, key = e < 2 ? klo : khi;
+                bool live = !edge || (query >= key && query < T);
+                float x = scale * s[n][e];
+                float a = live ? weight(x) : 0.0f;
+                float dx = live ? scale * weight_grad(x) * (p[n][e] + Zs[qc]) : 0.0f;
+                s[n][e] = a;
+                p[n][e] = dx;
+            }
+        // dX^T to shared memory for the dq product
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            int qc = n * 8 + 2 * t;
+            *reinterpret_cast<unsigned*>(Xs + (w * 16 + g) * PX + qc) = pack2(p[n][0], p[n][1]);
+            *reinterpret_cast<unsigned*>(Xs + (w * 16 + g + 8) * PX + qc) = pack2(p[n][2], p[n][3]);
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            unsigned a[4] = { pack2(s[2 * j][0], s[2 * j][1]), pack2(s[2 * j][2], s[2 * j][3]),
+                              pack2(s[2 * j + 1][0], s[2 * j + 1][1]), pack2(s[2 * j + 1][2], s[2 * j + 1][3]) };
+            unsigned x[4] = { pack2(p[2 * j][0], p[2 * j][1]), pack2(p[2 * j][2], p[2 * j][3]),
+                              pack2(p[2 * j + 1][0], p[2 * j + 1][1]), pack2(p[2 * j + 1][2], p[2 * j + 1][3]) };
+#pragma unroll
+            for (int np = 0; np < BV / 16; np++) {
+                unsigned b[4];
+                ldsm_x4_t(b, Os + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PV + np * 16 + (lane >> 4) * 8);
+                mma16816(gv[2 * np], a, b[0], b[1]);
+                mma16816(gv[2 * np + 1], a, b[2], b[3]);
+            }
+#pragma unroll
+            for (int np = 0; np < DP / 16; np++) {
+                unsigned b[4];
+                ldsm_x4_t(b, Qs + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PQ + np * 16 + (lane >> 4) * 8);
+                mma16816(gk[2 * np], x, b[0], b[1]);
+                mma16816(gk[2 * np + 1], x, b[2], b[3]);
+            }
+        }
+        __syncthreads();
+        // dq[query][d] += sum_key dX^T[key][query] k[key][d], queries 16 w .. 16 w + 15 of this tile
+        float gq[DP / 8][4];
+#pragma unroll
+        for (int n = 0; n < DP / 8; n++) gq[n][0] = gq[n][1] = gq[n][2] = gq[n][3] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            unsigned a[4];
+            ldsm_x4_t(a, Xs + (j * 16 + (lane & 7) + (lane >> 4) * 8) * PX + w * 16 + ((lane >> 3) & 1) * 8);
+#pragma unroll
+            for (int np = 0; np < DP / 16; np++) {
+                unsigned b[4];
+                ldsm_x4_t(b, Ks + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PQ + np * 16 + (lane >> 4) * 8);
+                mma16816(gq[2 * np], a, b[0], b[1]);
+                mma16816(gq[2 * np + 1], a, b[2], b[3]);
+            }
+        }
+        const int qlo = row0 + w * 16 + g, qhi = qlo + 8;
+#pragma unroll
+        for (int n = 0; n < DP / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int row = e < 2 ? qlo : qhi, col = n * 8 + 2 * t + (e & 1);
+                if (row < T && col < D) atomicAdd(dq + (u64)row * D + col, gq[n][e]);
+            }
+    }
+
+#pragma unroll
+    for (int n = 0; n < BV / 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int key = e < 2 ? klo : khi, col = col0 + n * 8 + 2 * t + (e & 1);
+            if (key < T && col < Dv) dv[(u64)key * Dv + col] = from_f32(gv[n][e]);
+        }
+#pragma unroll
+    for (int n = 0; n < DP / 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int key = e < 2 ? klo : khi, col = n * 8 + 2 * t + (e & 1);
+            if (key >= T || col >= D) continue;
+            if (split) atomicAdd(dk + (u64)key * D + col, gk[n][e]);
+            else dk[(u64)key * D + col] = gk[n][e];
+        }
+}
+#endif

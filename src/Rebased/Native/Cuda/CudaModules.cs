@@ -28,9 +28,7 @@ public static class CudaModules
     public static IntPtr Get(int ordinal, string name, string source, IReadOnlyList<string> defines)
     {
         CudaDriver.UsePrimaryContext(ordinal);
-        var (major, minor) = CudaDriver.ComputeCapability(ordinal);
-        var options = new List<string> { $"--gpu-architecture=sm_{major}{minor}", "-std=c++17" };
-        options.AddRange(defines.Select(d => "-D" + d));
+        var options = Options(ordinal, defines);
         var (_, nvrtcVersion) = Nvrtc.Describe();
         var key = Hash(source + "\n" + string.Join('\n', options) + "\nnvrtc " + nvrtcVersion);
         lock (Gate)
@@ -41,6 +39,15 @@ public static class CudaModules
             Loaded[$"{ordinal}:{key}"] = module;
             return module;
         }
+    }
+
+    /// <summary>NVRTC options for device <paramref name="ordinal"/>: its architecture, C++17 and the macro definitions.</summary>
+    public static List<string> Options(int ordinal, IEnumerable<string> defines)
+    {
+        var (major, minor) = CudaDriver.ComputeCapability(ordinal);
+        var options = new List<string> { $"--gpu-architecture=sm_{major}{minor}", "-std=c++17" };
+        options.AddRange(defines.Select(d => "-D" + d));
+        return options;
     }
 
     private static byte[] CachedCubin(string key, Func<byte[]> compile)

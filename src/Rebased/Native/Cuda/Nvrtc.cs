@@ -101,7 +101,11 @@ public static unsafe class Nvrtc
     }
 
     /// <summary>Compiles CUDA C++ to a CUBIN; a <see cref="UserError"/> carrying the compiler's log on failure.</summary>
-    public static byte[] CompileToCubin(string source, string name, IReadOnlyList<string> options)
+    public static byte[] CompileToCubin(string source, string name, IReadOnlyList<string> options) =>
+        Compile(source, name, options).Cubin;
+
+    /// <summary>Compiles and returns the CUBIN with the compiler's log (e.g. ptxas resource usage with --ptxas-options=-v).</summary>
+    public static (byte[] Cubin, string Log) Compile(string source, string name, IReadOnlyList<string> options)
     {
         var api = Load();
         var sourceBytes = Encoding.UTF8.GetBytes(source + "\0");
@@ -123,7 +127,7 @@ public static unsafe class Nvrtc
             Check(api, api.GetCubinSize(program, &size), "nvrtcGetCUBINSize");
             var cubin = new byte[(int)size];
             fixed (byte* p = cubin) Check(api, api.GetCubin(program, p), "nvrtcGetCUBIN");
-            return cubin;
+            return (cubin, Log(api, program));
         }
         finally
         {
