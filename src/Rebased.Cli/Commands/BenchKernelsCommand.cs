@@ -39,7 +39,7 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
         public string? Json { get; init; }
 
         [CommandOption("--seconds <SECONDS>")]
-        [Description("time budget per measurement after at least 5 runs (default 1)")]
+        [Description("time budget per form and measurement, after at least 5 interleaved runs (default 1)")]
         [DefaultValue(1.0)]
         public double Seconds { get; init; } = 1.0;
 
@@ -110,16 +110,12 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
                 ? new long[] { 512, 1024, 2048, 4096, 8192 }.Select(t => new LinearAttentionShape(8, 16, t, 16, 64)).ToList()
                 : new long[] { 256, 512, 1024, 2048 }.Select(t => new LinearAttentionShape(1, 12, t, 16, 42)).ToList();
         AnsiConsole.MarkupLine($"linear attention ({settings.Kernel}) on {device.type} {settings.Dtype}, {Environment.ProcessorCount} cores, libtorch threads {get_num_threads()}; " +
-            "median ms; TFLOP/s on fwd = B·H·T²·(D+Dv), bwd = B·H·T²·(3D+2Dv); speed-up = naive time / form time");
+            "median ms of interleaved runs; TFLOP/s on fwd = B·H·T²·(D+Dv), bwd = B·H·T²·(3D+2Dv); speed-up = naive time / form time");
         var rows = new JsonArray();
         foreach (var shape in shapes)
         {
-            var timings = new List<LinearAttentionTiming>();
-            foreach (var form in forms)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                timings.Add(LinearAttentionBenchmark.Measure(form, shape, kernel, device, dtype, TimeSpan.FromSeconds(settings.Seconds)));
-            }
+            cancellation.ThrowIfCancellationRequested();
+            var timings = LinearAttentionBenchmark.Measure(forms, shape, kernel, device, dtype, TimeSpan.FromSeconds(settings.Seconds));
             var naive = timings.Find(t => t.Form == "naive");
             AnsiConsole.MarkupLine($"B={shape.B} H={shape.H} T={shape.T} D={shape.D} Dv={shape.Dv}");
             AnsiConsole.WriteLine($"  {"form",-10} {"fwd ms",10} {"fwd+bwd ms",11} {"TFLOP/s",9} {"fwd vs naive",13} {"f+b vs naive",13}  note");

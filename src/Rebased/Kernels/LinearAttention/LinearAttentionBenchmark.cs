@@ -32,75 +32,96 @@ public sealed record LinearAttentionTiming(string Form, LinearAttentionShape Sha
 }
 
 /// <summary>
-/// Times forms of the op: forward (no autograd) and forward+backward, each the median of repeated runs after
-/// warm-up; on CUDA the device is synchronised around every run.
+/// Times forms of the op side by side: forward (no autograd) and forward+backward, each the median of repeated
+/// runs after two warm-up runs. Runs of the forms are interleaved round by round, so that load from other
+/// processes on a shared machine affects every form alike. On CUDA the device is synchronised around every run.
 /// </summary>
 public static class LinearAttentionBenchmark
 {
-    /// <summary>Forms whose memory need at this shape (an estimate of the largest live tensors) exceeds this are skipped.</summary>
+    /// <summary>Forms whose memory need at a shape (an estimate of the largest live tensors) exceeds this are skipped.</summary>
     public static long MemoryBudgetBytes { get; set; } = 8L << 30;
 
-    public static LinearAttentionTiming Measure(ILinearAttention form, LinearAttentionShape shape, PolynomialKernel kernel,
-        Device device, ScalarType dtype, TimeSpan budget, int minRuns = 5, int maxRuns = 50)
+    public const int MinRuns = 5;
+    public const int MaxRuns = 50;
+
+    /// <summary>Times every form at one shape; rounds continue until each form has MinRuns runs and the budget per form is spent (or MaxRuns).</summary>
+    public static List<LinearAttentionTiming> Measure(IReadOnlyList<ILinearAttention> forms, LinearAttentionShape shape, PolynomialKernel kernel,
+        Device device, ScalarType dtype, TimeSpan budgetPerForm)
     {
         long element = dtype is ScalarType.BFloat16 or ScalarType.Float16 ? 2 : 4;
-        long forwardBytes = EstimatedBytes(form, shape, element, backward: false);
-        if (forwardBytes > MemoryBudgetBytes)
-            return new(form.Name, shape, null, null, $"skipped: needs about {forwardBytes >> 20} MiB");
-
         using var scope = NewDisposeScope();
         var generator = new Generator(17, device);
         var q = randn([shape.B, shape.H, shape.T, shape.D], dtype, device, generator: generator);
         var k = randn([shape.B, shape.H, shape.T, shape.D], dtype, device, generator: generator);
         var v = randn([shape.B, shape.H, shape.T, shape.Dv], dtype, device, generator: generator);
         var dy = randn([shape.B, shape.H, shape.T, shape.Dv], dtype, device, generator: generator);
+        var (qg, kg, vg) = (q.detach().requires_grad_(), k.detach().requires_grad_(), v.detach().requires_grad_());
         double scale = 1.0 / Math.Sqrt(shape.D), eps = 1e-5;
 
-        double? forward, forwardBackward = null;
-        string? note = null;
-        try
+        var forward = new Dictionary<ILinearAttention, Action>();
+        var forwardBackward = new Dictionary<ILinearAttention, Action>();
+        var notes = new Dictionary<ILinearAttention, string>();
+        foreach (var form in forms)
         {
-            forward = Median(device, budget, minRuns, maxRuns, () =>
+            long forwardBytes = EstimatedBytes(form, shape, element, backward: false);
+            if (forwardBytes > MemoryBudgetBytes) { notes[form] = $"skipped: needs about {forwardBytes >> 20} MiB"; continue; }
+            forward[form] = () =>
             {
                 using var inner = NewDisposeScope();
                 using var noGrad = no_grad();
                 form.Forward(q, k, v, kernel, scale, eps);
-            });
+            };
             long backwardBytes = EstimatedBytes(form, shape, element, backward: true);
-            if (backwardBytes > MemoryBudgetBytes) note = $"fwd+bwd skipped: needs about {backwardBytes >> 20} MiB";
-            else
+            if (backwardBytes > MemoryBudgetBytes) { notes[form] = $"fwd+bwd skipped: needs about {backwardBytes >> 20} MiB"; continue; }
+            forwardBackward[form] = () =>
             {
-                var (qg, kg, vg) = (q.detach().requires_grad_(), k.detach().requires_grad_(), v.detach().requires_grad_());
-                forwardBackward = Median(device, budget, minRuns, maxRuns, () =>
-                {
-                    using var inner = NewDisposeScope();
-                    qg.grad = null; kg.grad = null; vg.grad = null;
-                    form.Forward(qg, kg, vg, kernel, scale, eps).backward([dy]);
-                });
-            }
+                using var inner = NewDisposeScope();
+                qg.grad = null; kg.grad = null; vg.grad = null;
+                form.Forward(qg, kg, vg, kernel, scale, eps).backward([dy]);
+            };
         }
-        catch (Exception e) when (e is OutOfMemoryException or ExternalException or InvalidOperationException)
-        {
-            return new(form.Name, shape, null, null, $"skipped: {e.Message.Split('\n')[0]}");
-        }
-        return new(form.Name, shape, forward, forwardBackward, note);
+        var forwardMs = Interleaved(forward, device, budgetPerForm, notes);
+        var forwardBackwardMs = Interleaved(forwardBackward, device, budgetPerForm, notes);
+        return forms.Select(f => new LinearAttentionTiming(f.Name, shape,
+            forwardMs.TryGetValue(f, out var fwd) ? fwd : null,
+            forwardBackwardMs.TryGetValue(f, out var fb) ? fb : null,
+            notes.GetValueOrDefault(f))).ToList();
     }
 
-    private static double Median(Device device, TimeSpan budget, int minRuns, int maxRuns, Action run)
+    private static Dictionary<ILinearAttention, double> Interleaved(Dictionary<ILinearAttention, Action> runs, Device device, TimeSpan budgetPerForm, Dictionary<ILinearAttention, string> notes)
     {
-        var warmUp = Stopwatch.StartNew();
-        for (int i = 0; i < 2; i++) { run(); Synchronize(device); }
-        if (warmUp.Elapsed > budget) minRuns = Math.Min(minRuns, 3);
-        var times = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (times.Count < minRuns || (times.Count < maxRuns && total.Elapsed < budget))
+        var times = new Dictionary<ILinearAttention, List<double>>();
+        foreach (var (form, run) in runs.ToList())
         {
-            Synchronize(device);
-            var watch = Stopwatch.StartNew();
-            run();
-            Synchronize(device);
-            times.Add(watch.Elapsed.TotalMilliseconds);
+            try
+            {
+                for (int i = 0; i < 2; i++) Timed(device, run);
+                times[form] = [];
+            }
+            catch (Exception e) when (e is OutOfMemoryException or ExternalException or InvalidOperationException)
+            {
+                notes[form] = $"skipped: {e.Message.Split('\n')[0]}";
+                runs.Remove(form);
+            }
         }
+        var total = Stopwatch.StartNew();
+        var budget = budgetPerForm * Math.Max(1, runs.Count);
+        for (int round = 0; round < MaxRuns && (round < MinRuns || total.Elapsed < budget); round++)
+            foreach (var (form, run) in runs) times[form].Add(Timed(device, run));
+        return times.ToDictionary(p => p.Key, p => Median(p.Value));
+    }
+
+    private static double Timed(Device device, Action run)
+    {
+        Synchronize(device);
+        var watch = Stopwatch.StartNew();
+        run();
+        Synchronize(device);
+        return watch.Elapsed.TotalMilliseconds;
+    }
+
+    private static double Median(List<double> times)
+    {
         times.Sort();
         return times.Count % 2 == 1 ? times[times.Count / 2] : 0.5 * (times[times.Count / 2 - 1] + times[times.Count / 2]);
     }
