@@ -229,8 +229,8 @@ internal static unsafe class CpuFusedKernel
             float* row = a + i * Tile;
             if (vec)
             {
-                var acc = Avx.Add(Avx.Add(Avx.LoadVector256(row), Avx.LoadVector256(row + 8)), Avx.Add(Avx.LoadVector256(row + 16), Avx.LoadVector256(row + 24)));
-                acc = Avx.Add(acc, Avx.Add(Avx.Add(Avx.LoadVector256(row + 32), Avx.LoadVector256(row + 40)), Avx.Add(Avx.LoadVector256(row + 48), Avx.LoadVector256(row + 56))));
+                var acc = Avx.LoadVector256(row);
+                for (int j = 8; j < Tile; j += 8) acc = Avx.Add(acc, Avx.LoadVector256(row + j));
                 sums[i] += Vector256.Sum(acc);
             }
             else
