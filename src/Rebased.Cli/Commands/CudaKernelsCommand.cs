@@ -80,6 +80,11 @@ public sealed class CudaKernelsCommand : Command<CudaKernelsCommand.Settings>
                 else ok = false;
                 if (!r.Passed || i < LinearAttentionCheck.CoveringCases.Count)
                     Console.WriteLine($"check {dtype} {cases[i]}: y {r.Y:E2} dq {r.Dq:E2} dk {r.Dk:E2} dv {r.Dv:E2} {(r.Passed ? "ok" : "FAIL")}");
+                if (!r.Passed)
+                {
+                    var n = LinearAttentionCheck.Run(new Naive(), cases[i], device, dtype, seed: 77 + i);
+                    Console.WriteLine($"  naive in {dtype} on the same inputs: y {n.Y:E2} dq {n.Dq:E2} dk {n.Dk:E2} dv {n.Dv:E2} {(n.Passed ? "ok" : "FAIL")}");
+                }
             }
             Console.WriteLine($"check {dtype}: worst relative error {worst:E2} over {cases.Count} cases");
         }

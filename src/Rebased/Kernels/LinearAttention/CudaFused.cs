@@ -72,6 +72,7 @@ public sealed partial class CudaFused : ILinearAttention
         public uint Threads => TensorCores ? 128u : 256u;
         public string ForwardName => TensorCores ? "la_forward_mma" : "la_forward";
         public string BackwardName => TensorCores ? "la_backward_mma" : "la_backward";
+        public string PrepName => TensorCores ? "la_backward_prep_mma" : "la_backward_prep";
 
         private int SQ => DP + 4;
         private int SV => BV + 4;
@@ -120,7 +121,7 @@ public sealed partial class CudaFused : ILinearAttention
             var module = CudaModules.Get(ordinal, "CudaFused.cu", Source.Value, variant.Defines);
             f = new Functions(
                 CudaDriver.GetFunction(module, variant.ForwardName, variant.ForwardShared),
-                CudaDriver.GetFunction(module, "la_backward_prep", 0),
+                CudaDriver.GetFunction(module, variant.PrepName, 0),
                 CudaDriver.GetFunction(module, variant.BackwardName, variant.BackwardShared));
             FunctionCache[(ordinal, variant)] = f;
             return f;
@@ -136,36 +137,47 @@ public sealed partial class CudaFused : ILinearAttention
         return DataPointer(t) % 16 == 0 ? t : t.clone();
     }
 
-    /// <summary>y = o / (z + eps) in the inputs' dtype and z (fp32, [B, H, T]); inputs contiguous.</summary>
-    internal static unsafe (Tensor Y, Tensor Z) ForwardRaw(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
+    /// <summary>
+    /// y = o / (z + eps) in the inputs' dtype, the y the backward reads (y itself for fp32, an fp32 copy for
+    /// 16-bit inputs, so that the gradient through the normalisation cancels without 16-bit rounding) and z
+    /// (fp32, [B, H, T]).
+    /// </summary>
+    internal static unsafe (Tensor Y, Tensor YSaved, Tensor Z) ForwardRaw(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
     {
         CheckInputs(q, k, v);
         using var scope = NewDisposeScope();
         q = Prepared(q); k = Prepared(k); v = Prepared(v);
         int bh = (int)(q.shape[0] * q.shape[1]), t = (int)q.shape[2], d = (int)q.shape[3], dv = (int)v.shape[3];
+        var variant = Variant.For(q.dtype, kernel, d, dv);
         var y = empty(v.shape, v.dtype, v.device);
+        var y32 = variant.TensorCores ? empty(v.shape, ScalarType.Float32, v.device) : y;
         var z = empty(q.shape[..3], ScalarType.Float32, q.device);
         if (t > 0 && bh > 0 && dv > 0)
         {
-            var variant = Variant.For(q.dtype, kernel, d, dv);
             var f = FunctionsFor(Ordinal(q), variant);
             CudaDriver.UsePrimaryContext(Ordinal(q));
-            IntPtr qp = DataPointer(q), kp = DataPointer(k), vp = DataPointer(v), yp = DataPointer(y), zp = DataPointer(z);
+            IntPtr qp = DataPointer(q), kp = DataPointer(k), vp = DataPointer(v), yp = DataPointer(y), y32p = DataPointer(y32), zp = DataPointer(z);
             float s = (float)scale, e = (float)eps;
-            void** args = stackalloc void*[] { &qp, &kp, &vp, &yp, &zp, &t, &d, &dv, &s, &e };
+            void** args = stackalloc void*[11];
+            int n = 0;
+            args[n++] = &qp; args[n++] = &kp; args[n++] = &vp; args[n++] = &yp;
+            if (variant.TensorCores) args[n++] = &y32p;
+            args[n++] = &zp; args[n++] = &t; args[n++] = &d; args[n++] = &dv; args[n++] = &s; args[n++] = &e;
             uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
             CudaDriver.Launch(f.Forward, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.ForwardShared, args, variant.ForwardName);
         }
-        return (y.MoveToOuterDisposeScope(), z.MoveToOuterDisposeScope());
+        return (y.MoveToOuterDisposeScope(), y32.MoveToOuterDisposeScope(), z.MoveToOuterDisposeScope());
     }
 
-    /// <summary>dq, dk, dv (in the inputs' dtype) from dy and the forward's y and z.</summary>
+    /// <summary>dq, dk, dv (in the inputs' dtype) from dy and the forward's saved y and z.</summary>
     internal static unsafe (Tensor Dq, Tensor Dk, Tensor Dv) BackwardRaw(Tensor q, Tensor k, Tensor v, Tensor y, Tensor z, Tensor dy,
         PolynomialKernel kernel, double scale, double eps)
     {
         CheckInputs(q, k, v);
         using var scope = NewDisposeScope();
         q = Prepared(q); k = Prepared(k); v = Prepared(v); y = Prepared(y); z = z.contiguous();
+        if (y.dtype != ScalarType.Float32)
+            throw new ArgumentException($"fused CUDA backward needs the forward's saved fp32 y, got {y.dtype}");
         dy = Prepared(dy.to(v.dtype));
         int bh = (int)(q.shape[0] * q.shape[1]), t = (int)q.shape[2], d = (int)q.shape[3], dv = (int)v.shape[3];
         var variant = Variant.For(q.dtype, kernel, d, dv);
@@ -183,7 +195,7 @@ public sealed partial class CudaFused : ILinearAttention
             long rows = (long)bh * t;
             float e = (float)eps, s = (float)scale;
             void** prepArgs = stackalloc void*[] { &yp, &dyp, &zp, &rzp, &deltap, &rows, &dv, &e };
-            CudaDriver.Launch(f.Prep, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs, "la_backward_prep");
+            CudaDriver.Launch(f.Prep, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs, variant.PrepName);
 
             IntPtr qp = DataPointer(q), kp = DataPointer(k), vp = DataPointer(v), dqp = DataPointer(dq), dkp = DataPointer(dk), dvp = DataPointer(dvOut);
             void** args = stackalloc void*[] { &qp, &kp, &vp, &dyp, &rzp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s };
@@ -205,8 +217,8 @@ public sealed partial class CudaFused : ILinearAttention
         {
             var (q, k, v) = (((Tensor)vars[0]).contiguous(), ((Tensor)vars[1]).contiguous(), ((Tensor)vars[2]).contiguous());
             var (kernel, scale, eps) = ((PolynomialKernel)vars[3], (double)vars[4], (double)vars[5]);
-            var (y, z) = ForwardRaw(q, k, v, kernel, scale, eps);
-            ctx.save_for_backward([q, k, v, y, z]);
+            var (y, ySaved, z) = ForwardRaw(q, k, v, kernel, scale, eps);
+            ctx.save_for_backward([q, k, v, ySaved, z]);
             ctx.save_data("kernel", kernel);
             ctx.save_data("scale", scale);
             ctx.save_data("eps", eps);

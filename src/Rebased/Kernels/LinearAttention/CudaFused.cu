@@ -418,6 +418,11 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
 #define PQ (DP + 8)
 #define PV (BV + 8)
 #define PX (64 + 8)
+#if ELEM_KIND == 1
+#define ONES2 0x3F803F80u
+#else
+#define ONES2 0x3C003C00u
+#endif
 
 __device__ __forceinline__ unsigned smem_addr(const void* p) {
     unsigned r;
@@ -486,9 +491,29 @@ __device__ __forceinline__ void load_tile16(u16* dst, const elem_t* src, int row
 }
 
 // grid (query tiles, Dv blocks, BH); warp w owns query rows 16 w .. 16 w + 15 of the tile.
+// The weight is taken of the unscaled score s = q.k: ReBased a = s^2 (scale^2 folded into eps and z),
+// Based a = 1 + c1 s + c2 s^2. z is summed by the tensor cores over the same 16-bit weights that multiply v,
+// so y is exactly a weighted mean of v. y32 (fp32 copy of y) is kept for the backward.
+__device__ __forceinline__ float weight_s(float s, float c1, float c2) {
+#if KERNEL == 0
+    return s * s;
+#else
+    return fmaf(s, fmaf(c2, s, c1), 1.0f);
+#endif
+}
+
+// ReBased: 2 scale^2 s (= scale f'(scale s)); Based: scale + scale^2 s.
+__device__ __forceinline__ float weight_grad_s(float s, float g1, float g2) {
+#if KERNEL == 0
+    return g1 * s;
+#else
+    return fmaf(g2, s, g1);
+#endif
+}
+
 extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
-    elem_t* __restrict__ y, float* __restrict__ z, int T, int D, int Dv, float scale, float eps) {
+    elem_t* __restrict__ y, float* __restrict__ y32, float* __restrict__ z, int T, int D, int Dv, float scale, float eps) {
     __shared__ __align__(16) u16 Qs[64 * PQ];
     __shared__ __align__(16) u16 Ks[64 * PQ];
     __shared__ __align__(16) u16 Vs[64 * PV];
@@ -510,8 +535,9 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     float o[BV / 8][4];
 #pragma unroll
     for (int n = 0; n < BV / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-    float zlo = 0.0f, zhi = 0.0f;
+    float zacc[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
     const int rlo = row0 + w * 16 + g, rhi = rlo + 8;
+    const float c1 = scale, c2 = 0.5f * scale * scale;
 
     for (int kt = 0; kt <= qt; kt++) {
         __syncthreads();
@@ -530,22 +556,25 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
                 mma16816(s[2 * np], qa[kk], b[0], b[1]);
                 mma16816(s[2 * np + 1], qa[kk], b[2], b[3]);
             }
-        const bool diagonal = kt == qt;
+        if (kt == qt) {
 #pragma unroll
-        for (int n = 0; n < 8; n++)
+            for (int n = 0; n < 8; n++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                float a = weight(scale * s[n][e]);
-                int key = kt * 64 + n * 8 + 2 * t + (e & 1);
-                if (diagonal && key > (e < 2 ? rlo : rhi)) a = 0.0f;
-                s[n][e] = a;
-            }
+                for (int e = 0; e < 4; e++) {
+                    int key = kt * 64 + n * 8 + 2 * t + (e & 1);
+                    s[n][e] = key > (e < 2 ? rlo : rhi) ? 0.0f : weight_s(s[n][e], c1, c2);
+                }
+        } else {
 #pragma unroll
-        for (int n = 0; n < 8; n++) { zlo += s[n][0] + s[n][1]; zhi += s[n][2] + s[n][3]; }
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) s[n][e] = weight_s(s[n][e], c1, c2);
+        }
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             unsigned a[4] = { pack2(s[2 * j][0], s[2 * j][1]), pack2(s[2 * j][2], s[2 * j][3]),
                               pack2(s[2 * j + 1][0], s[2 * j + 1][1]), pack2(s[2 * j + 1][2], s[2 * j + 1][3]) };
+            mma16816(zacc, a, ONES2, ONES2);
 #pragma unroll
             for (int np = 0; np < BV / 16; np++) {
                 unsigned b[4];
@@ -555,19 +584,46 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
             }
         }
     }
-    zlo += __shfl_xor_sync(0xffffffffu, zlo, 1); zlo += __shfl_xor_sync(0xffffffffu, zlo, 2);
-    zhi += __shfl_xor_sync(0xffffffffu, zhi, 1); zhi += __shfl_xor_sync(0xffffffffu, zhi, 2);
+#if KERNEL == 0
+    const float zmul = scale * scale;
+#else
+    const float zmul = 1.0f;
+#endif
+    const float zlo = zacc[0] * zmul, zhi = zacc[2] * zmul;
     const float ilo = 1.0f / (zlo + eps), ihi = 1.0f / (zhi + eps);
 #pragma unroll
     for (int n = 0; n < BV / 8; n++)
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             int row = e < 2 ? rlo : rhi, col = col0 + n * 8 + 2 * t + (e & 1);
-            if (row < T && col < Dv) y[(u64)row * Dv + col] = from_f32(o[n][e] * (e < 2 ? ilo : ihi));
+            if (row < T && col < Dv) {
+                float val = o[n][e] * zmul * (e < 2 ? ilo : ihi);
+                y[(u64)row * Dv + col] = from_f32(val);
+                y32[(u64)row * Dv + col] = val;
+            }
         }
     if (blockIdx.y == 0 && t == 0) {
         if (rlo < T) z[rlo] = zlo;
         if (rhi < T) z[rhi] = zhi;
+    }
+}
+
+// One warp per row: rz = 1 / (z + eps), delta = -(do . y) with do = dy * rz rounded to the 16-bit type as the
+// tensor cores see it, so that dP + delta = do . (v_j - y) cancels consistently.
+extern "C" __global__ void la_backward_prep_mma(
+    const float* __restrict__ y32, const elem_t* __restrict__ dy, const float* __restrict__ z,
+    float* __restrict__ rz, float* __restrict__ delta, long long rows, int Dv, float eps) {
+    long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    float r = 1.0f / (z[row] + eps);
+    float sum = 0.0f;
+    for (int c = lane; c < Dv; c += 32) sum += to_f32(from_f32(to_f32(dy[row * Dv + c]) * r)) * y32[row * Dv + c];
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) {
+        rz[row] = r;
+        delta[row] = -sum;
     }
 }
 
@@ -598,6 +654,12 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     const int key0 = kt * 64;
     const bool vq = D % 8 == 0, vv = Dv % 8 == 0;
     const int klo = key0 + w * 16 + g, khi = klo + 8;
+    const float c1 = scale, c2 = 0.5f * scale * scale;
+#if KERNEL == 0
+    const float g1 = 2.0f * scale * scale, g2 = 0.0f, vmul = scale * scale;
+#else
+    const float g1 = scale, g2 = scale * scale, vmul = 1.0f;
+#endif
 
     load_tile16<DP, PQ>(Ks, k, key0, 0, T, D, D, vq, nullptr);
     load_tile16<BV, PV>(Vs, v, key0, col0, T, Dv, Dv, vv, nullptr);
@@ -645,20 +707,32 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
                 mma16816(p[2 * np + 1], va[kk], b[2], b[3]);
             }
         }
-        const bool edge = qt == kt || row0 + 64 > T;
+        // a = weight of the unscaled score (scale^2 of ReBased applied to dv at the end);
+        // dx = d(loss)/ds = gscale(s) (dP + delta), the scale of x = scale s included.
+        float zq[8][2];
 #pragma unroll
-        for (int n = 0; n < 8; n++)
+        for (int n = 0; n < 8; n++) { zq[n][0] = Zs[n * 8 + 2 * t]; zq[n][1] = Zs[n * 8 + 2 * t + 1]; }
+        if (qt == kt || row0 + 64 > T) {
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int qc = n * 8 + 2 * t + (e & 1);
-                int query = row0 + qc, key = e < 2 ? klo : khi;
-                bool live = !edge || (query >= key && query < T);
-                float x = scale * s[n][e];
-                float a = live ? weight(x) : 0.0f;
-                float dx = live ? scale * weight_grad(x) * (p[n][e] + Zs[qc]) : 0.0f;
-                s[n][e] = a;
-                p[n][e] = dx;
-            }
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int query = row0 + n * 8 + 2 * t + (e & 1), key = e < 2 ? klo : khi;
+                    bool live = query >= key && query < T;
+                    float sv = s[n][e];
+                    s[n][e] = live ? weight_s(sv, c1, c2) : 0.0f;
+                    p[n][e] = live ? weight_grad_s(sv, g1, g2) * (p[n][e] + zq[n][e & 1]) : 0.0f;
+                }
+        } else {
+#pragma unroll
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    float sv = s[n][e];
+                    s[n][e] = weight_s(sv, c1, c2);
+                    p[n][e] = weight_grad_s(sv, g1, g2) * (p[n][e] + zq[n][e & 1]);
+                }
+        }
         // dX^T to shared memory for the dq product
 #pragma unroll
         for (int n = 0; n < 8; n++) {
@@ -719,7 +793,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             int key = e < 2 ? klo : khi, col = col0 + n * 8 + 2 * t + (e & 1);
-            if (key < T && col < Dv) dv[(u64)key * Dv + col] = from_f32(gv[n][e]);
+            if (key < T && col < Dv) dv[(u64)key * Dv + col] = from_f32(gv[n][e] * vmul);
         }
 #pragma unroll
     for (int n = 0; n < DP / 8; n++)
