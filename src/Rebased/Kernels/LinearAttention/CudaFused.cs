@@ -104,15 +104,6 @@ public sealed partial class CudaFused : ILinearAttention
         return new StreamReader(stream).ReadToEnd();
     });
 
-    /// <summary>The compiler's resource report (registers, spills, shared memory) for one variant.</summary>
-    public static string ResourceReport(int ordinal, ScalarType dtype, PolynomialKernel kernel, int d, int dv)
-    {
-        var variant = Variant.For(dtype, kernel, d, dv);
-        var options = CudaModules.Options(ordinal, variant.Defines);
-        options.Add("--ptxas-options=-v");
-        return Nvrtc.Compile(Source.Value, "CudaFused.cu", options).Log;
-    }
-
     private static Functions FunctionsFor(int ordinal, Variant variant)
     {
         lock (FunctionCache)

@@ -521,7 +521,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     const int qt = tiles - 1 - blockIdx.x;
     const int col0 = blockIdx.y * BV;
     const u64 bh = blockIdx.z;
-    q += bh * T * D; k += bh * T * D; v += bh * T * Dv; y += bh * T * Dv; z += bh * T;
+    q += bh * T * D; k += bh * T * D; v += bh * T * Dv; y += bh * T * Dv; y32 += bh * T * Dv; z += bh * T;
     const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int row0 = qt * 64;
     const bool vq = D % 8 == 0, vv = Dv % 8 == 0;
