@@ -129,7 +129,9 @@ public static class LinearAttentionBenchmark
         var watch = Stopwatch.StartNew();
         run();
         Synchronize(device);
-        return watch.Elapsed.TotalMilliseconds;
+        double ms = watch.Elapsed.TotalMilliseconds;
+        Release(device);
+        return ms;
     }
 
     private static double Median(List<double> times)
