@@ -1,11 +1,12 @@
-// Causal polynomial linear attention, forward and backward, fp32 arithmetic on CUDA cores with
-// register tiling. Compiled at run time by NVRTC with these macros:
+// Causal polynomial linear attention, forward and backward. fp32: IEEE fp32 on the CUDA cores with register
+// tiling (la_forward, la_backward_prep, la_backward); 16-bit: tensor cores, further below (*_mma).
+// Compiled at run time by NVRTC with these macros:
 //   ELEM_KIND  0 = float, 1 = bf16, 2 = fp16 (storage type of q, k, v, y, dy, dv)
 //   KERNEL     0 = ReBased f(x) = x^2, 1 = Based f(x) = 1 + x + x^2/2
 //   DP         D padded to a multiple of 16 (<= 128)
 //   BV         output columns per block: 8, 16, 32 or 64
 // Layout: q, k [BH, T, D]; v, y, dy, dv [BH, T, Dv]; z, rz, delta [BH, T]; dq, dk fp32 [BH, T, D].
-// Tiles: 64 query rows x 64 keys, 256 threads as a TY x TX grid.
+// CUDA-core tiles: 64 query rows x 64 keys, 256 threads as a TY x TX grid.
 
 typedef unsigned short u16;
 typedef unsigned long long u64;
