@@ -16,6 +16,11 @@ app.Configure(config =>
         data.AddCommand<DataMqarCommand>("mqar").WithDescription("Generate an MQAR set (the reference's _mqar) and write it as safetensors or preview it.");
     });
     config.AddCommand<InfoCommand>("info").WithDescription("Show .NET, TorchSharp, libtorch and CUDA facts: the first thing to run when something fails.");
+    config.AddBranch("bench", bench =>
+    {
+        bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
+        bench.AddCommand<BenchKernelsCommand>("kernels").WithDescription("Time (or --check) every linear-attention form that supports the device and dtype.");
+    });
 });
 
 try
