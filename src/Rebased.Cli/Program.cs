@@ -9,6 +9,7 @@ app.Configure(config =>
 {
     config.SetApplicationName("rebased");
     config.PropagateExceptions();
+    config.AddCommand<CudaKernelsCommand>("cuda-kernels").IsHidden();
     config.AddCommand<ParityCommand>("parity").WithDescription("Compare forward and backward of a model with a reference fixture (exit 0 only when within tolerance).");
     config.AddBranch("data", data =>
     {
@@ -16,6 +17,11 @@ app.Configure(config =>
         data.AddCommand<DataMqarCommand>("mqar").WithDescription("Generate an MQAR set (the reference's _mqar) and write it as safetensors or preview it.");
     });
     config.AddCommand<InfoCommand>("info").WithDescription("Show .NET, TorchSharp, libtorch and CUDA facts: the first thing to run when something fails.");
+    config.AddBranch("bench", bench =>
+    {
+        bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
+        bench.AddCommand<BenchKernelsCommand>("kernels").WithDescription("Time (or --check) every linear-attention form that supports the device and dtype.");
+    });
 });
 
 try
