@@ -9,7 +9,6 @@ app.Configure(config =>
 {
     config.SetApplicationName("rebased");
     config.PropagateExceptions();
-    config.AddCommand<CudaKernelsCommand>("cuda-kernels").IsHidden();
     config.AddCommand<ParityCommand>("parity").WithDescription("Compare forward and backward of a model with a reference fixture (exit 0 only when within tolerance).");
     config.AddBranch("data", data =>
     {

@@ -118,10 +118,10 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
             var timings = LinearAttentionBenchmark.Measure(forms, shape, kernel, device, dtype, TimeSpan.FromSeconds(settings.Seconds));
             var naive = timings.Find(t => t.Form == "naive");
             AnsiConsole.MarkupLine($"B={shape.B} H={shape.H} T={shape.T} D={shape.D} Dv={shape.Dv}");
-            AnsiConsole.WriteLine($"  {"form",-10} {"fwd ms",10} {"fwd+bwd ms",11} {"TFLOP/s",9} {"fwd vs naive",13} {"f+b vs naive",13}  note");
+            Console.WriteLine($"  {"form",-10} {"fwd ms",10} {"fwd+bwd ms",11} {"TFLOP/s",9} {"fwd vs naive",13} {"f+b vs naive",13}  note");
             foreach (var t in timings)
             {
-                AnsiConsole.WriteLine($"  {t.Form,-10} {Ms(t.ForwardMs),10} {Ms(t.ForwardBackwardMs),11} {(t.TflopsForwardBackward is { } tf ? tf.ToString("F4") : "-"),9} " +
+                Console.WriteLine($"  {t.Form,-10} {Ms(t.ForwardMs),10} {Ms(t.ForwardBackwardMs),11} {(t.TflopsForwardBackward is { } tf ? tf.ToString("F4") : "-"),9} " +
                     $"{Ratio(naive?.ForwardMs, t.ForwardMs),13} {Ratio(naive?.ForwardBackwardMs, t.ForwardBackwardMs),13}  {t.Note}");
                 if (t.ForwardMs is null && t.ForwardBackwardMs is null) continue;
                 rows.Add(new JsonObject

@@ -52,7 +52,7 @@ public class CudaFusedTests
     {
         var dtype = dtypeName switch { "fp32" => ScalarType.Float32, "bf16" => ScalarType.BFloat16, _ => ScalarType.Float16 };
         var c = LinearAttentionCheck.CoveringCases[caseIndex];
-        var result = LinearAttentionCheck.Run(new CudaFused(), c, CUDA, dtype, seed: 500 + caseIndex);
+        var result = LinearAttentionCheck.Run(new CudaFused(), c, CUDA, dtype, seed: 1000 + caseIndex);
         Assert.True(result.Passed, $"cuda {dtypeName} {c}: relative errors y {result.Y:E2}, dq {result.Dq:E2}, dk {result.Dk:E2}, dv {result.Dv:E2} > {result.Tolerance:E0}");
     }
 

@@ -94,8 +94,7 @@ internal static unsafe class CpuFusedKernel
             new Span<float>(zRow, Tile).Clear();
             for (int kj = 0; kj <= qi; kj++)
             {
-                a.Clear();
-                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + kj * Tile, keys, Tile, Tile, s.D, vec);
+                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + kj * Tile, keys, Tile, Tile, s.D, vec, accumulate: false);
                 Weights(a.P, null, kernel, kj == qi, vec);
                 RowSums(a.P, zRow, vec);
                 Gemm(o.P, s.DvP, a.P, Tile, 1, vp.P + (long)kj * Tile * s.DvP, s.DvP, Tile, s.DvP, Tile, vec);
@@ -153,8 +152,7 @@ internal static unsafe class CpuFusedKernel
             dqTile.Clear();
             for (int kj = 0; kj <= qi; kj++)
             {
-                a.Clear();
-                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + kj * Tile, keys, Tile, Tile, s.D, vec);
+                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + kj * Tile, keys, Tile, Tile, s.D, vec, accumulate: false);
                 for (int i = 0; i < Tile; i++) new Span<float>(dp.P + i * Tile, Tile).Fill(dzRow[i]);
                 Gemm(dp.P, Tile, g.P, s.DvP, 1, vt.P + kj * Tile, keys, Tile, Tile, s.Dv, vec);
                 Weights(a.P, dp.P, kernel, kj == qi, vec);
@@ -243,20 +241,22 @@ internal static unsafe class CpuFusedKernel
     }
 
     /// <summary>
-    /// C[m×n] += L[m×kDim]·R[kDim×n]. L's element (i, p) is at l[i·lRow + p·lCol] (so transposed operands
-    /// need no copy); R and C are row-major with strides ldr and ldc. m is a multiple of 4, n of 8.
+    /// C[m×n] += L[m×kDim]·R[kDim×n] (or C = L·R when not accumulating). L's element (i, p) is at
+    /// l[i·lRow + p·lCol] (so transposed operands need no copy); R and C are row-major with strides ldr and ldc.
+    /// m is a multiple of 4, n of 8.
     /// </summary>
-    internal static void Gemm(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim, bool vec)
+    internal static void Gemm(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim, bool vec, bool accumulate = true)
     {
-        if (vec) GemmAvx(c, ldc, l, lRow, lCol, r, ldr, m, n, kDim);
-        else GemmScalar(c, ldc, l, lRow, lCol, r, ldr, m, n, kDim);
+        if (vec) GemmAvx(c, ldc, l, lRow, lCol, r, ldr, m, n, kDim, accumulate);
+        else GemmScalar(c, ldc, l, lRow, lCol, r, ldr, m, n, kDim, accumulate);
     }
 
-    private static void GemmScalar(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim)
+    private static void GemmScalar(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim, bool accumulate)
     {
         for (int i = 0; i < m; i++)
         {
             float* cRow = c + (long)i * ldc;
+            if (!accumulate) new Span<float>(cRow, n).Clear();
             for (int p = 0; p < kDim; p++)
             {
                 float lip = l[(long)i * lRow + (long)p * lCol];
@@ -267,7 +267,7 @@ internal static unsafe class CpuFusedKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GemmAvx(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim)
+    private static void GemmAvx(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim, bool accumulate)
     {
         for (int i = 0; i < m; i += 4)
         {
@@ -276,10 +276,14 @@ internal static unsafe class CpuFusedKernel
             int j = 0;
             for (; j + 16 <= n; j += 16)
             {
-                var a00 = Avx.LoadVector256(c0 + j); var a01 = Avx.LoadVector256(c0 + j + 8);
-                var a10 = Avx.LoadVector256(c1 + j); var a11 = Avx.LoadVector256(c1 + j + 8);
-                var a20 = Avx.LoadVector256(c2 + j); var a21 = Avx.LoadVector256(c2 + j + 8);
-                var a30 = Avx.LoadVector256(c3 + j); var a31 = Avx.LoadVector256(c3 + j + 8);
+                Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+                if (accumulate)
+                {
+                    a00 = Avx.LoadVector256(c0 + j); a01 = Avx.LoadVector256(c0 + j + 8);
+                    a10 = Avx.LoadVector256(c1 + j); a11 = Avx.LoadVector256(c1 + j + 8);
+                    a20 = Avx.LoadVector256(c2 + j); a21 = Avx.LoadVector256(c2 + j + 8);
+                    a30 = Avx.LoadVector256(c3 + j); a31 = Avx.LoadVector256(c3 + j + 8);
+                }
                 float* rp = r + j;
                 long lo = 0;
                 for (int p = 0; p < kDim; p++, rp += ldr, lo += lCol)
@@ -302,10 +306,12 @@ internal static unsafe class CpuFusedKernel
             }
             if (j < n)
             {
-                var a0 = Avx.LoadVector256(c0 + j);
-                var a1 = Avx.LoadVector256(c1 + j);
-                var a2 = Avx.LoadVector256(c2 + j);
-                var a3 = Avx.LoadVector256(c3 + j);
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                if (accumulate)
+                {
+                    a0 = Avx.LoadVector256(c0 + j); a1 = Avx.LoadVector256(c1 + j);
+                    a2 = Avx.LoadVector256(c2 + j); a3 = Avx.LoadVector256(c3 + j);
+                }
                 float* rp = r + j;
                 long lo = 0;
                 for (int p = 0; p < kDim; p++, rp += ldr, lo += lCol)

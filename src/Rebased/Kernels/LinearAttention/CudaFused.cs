@@ -9,9 +9,10 @@ namespace Rebased.Kernels.LinearAttention;
 /// <summary>
 /// The fused form on CUDA: forward and backward kernels (CudaFused.cu) compiled at run time by NVRTC,
 /// specialised per dtype, kernel, padded D and Dv block, launched on libtorch's default stream in the
-/// primary context on the tensors' device memory. fp32 arithmetic with fp32 accumulation for every dtype;
-/// the normalisation y = o / (z + eps) is fused, and the backward recomputes the score tiles from q, k, v,
-/// reading only y, z and dy besides.
+/// primary context on the tensors' device memory. fp32 inputs run register-tiled IEEE fp32 kernels on the
+/// CUDA cores; bf16/fp16 inputs run tensor-core (mma.sync) kernels with fp32 accumulation. The normalisation
+/// y = o / (z + eps) is fused, and the backward recomputes the score tiles from q, k, v, reading only y, z
+/// and dy besides (dq, and dk when Dv is split over blocks, accumulate with fp32 atomics).
 /// </summary>
 public sealed partial class CudaFused : ILinearAttention
 {
@@ -103,15 +104,6 @@ public sealed partial class CudaFused : ILinearAttention
             Assembly.GetExecutingAssembly().GetManifestResourceNames().Single(n => n.EndsWith("CudaFused.cu", StringComparison.Ordinal)))!;
         return new StreamReader(stream).ReadToEnd();
     });
-
-    /// <summary>The compiler's resource report (registers, spills, shared memory) for one variant.</summary>
-    public static string ResourceReport(int ordinal, ScalarType dtype, PolynomialKernel kernel, int d, int dv)
-    {
-        var variant = Variant.For(dtype, kernel, d, dv);
-        var options = CudaModules.Options(ordinal, variant.Defines);
-        options.Add("--ptxas-options=-v");
-        return Nvrtc.Compile(Source.Value, "CudaFused.cu", options).Log;
-    }
 
     private static Functions FunctionsFor(int ordinal, Variant variant)
     {

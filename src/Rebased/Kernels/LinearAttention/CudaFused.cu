@@ -1,11 +1,12 @@
-// Causal polynomial linear attention, forward and backward, fp32 arithmetic on CUDA cores with
-// register tiling. Compiled at run time by NVRTC with these macros:
+// Causal polynomial linear attention, forward and backward. fp32: IEEE fp32 on the CUDA cores with register
+// tiling (la_forward, la_backward_prep, la_backward); 16-bit: tensor cores, further below (*_mma).
+// Compiled at run time by NVRTC with these macros:
 //   ELEM_KIND  0 = float, 1 = bf16, 2 = fp16 (storage type of q, k, v, y, dy, dv)
 //   KERNEL     0 = ReBased f(x) = x^2, 1 = Based f(x) = 1 + x + x^2/2
 //   DP         D padded to a multiple of 16 (<= 128)
 //   BV         output columns per block: 8, 16, 32 or 64
 // Layout: q, k [BH, T, D]; v, y, dy, dv [BH, T, Dv]; z, rz, delta [BH, T]; dq, dk fp32 [BH, T, D].
-// Tiles: 64 query rows x 64 keys, 256 threads as a TY x TX grid.
+// CUDA-core tiles: 64 query rows x 64 keys, 256 threads as a TY x TX grid.
 
 typedef unsigned short u16;
 typedef unsigned long long u64;
@@ -521,7 +522,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     const int qt = tiles - 1 - blockIdx.x;
     const int col0 = blockIdx.y * BV;
     const u64 bh = blockIdx.z;
-    q += bh * T * D; k += bh * T * D; v += bh * T * Dv; y += bh * T * Dv; z += bh * T;
+    q += bh * T * D; k += bh * T * D; v += bh * T * Dv; y += bh * T * Dv; y32 += bh * T * Dv; z += bh * T;
     const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int row0 = qt * 64;
     const bool vq = D % 8 == 0, vv = Dv % 8 == 0;

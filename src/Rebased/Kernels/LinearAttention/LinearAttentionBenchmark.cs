@@ -81,34 +81,45 @@ public static class LinearAttentionBenchmark
                 form.Forward(qg, kg, vg, kernel, scale, eps).backward([dy]);
             };
         }
-        var forwardMs = Interleaved(forward, device, budgetPerForm, notes);
-        var forwardBackwardMs = Interleaved(forwardBackward, device, budgetPerForm, notes);
+        var runs = forward.Select(p => (Form: p.Key, Kind: 0, Run: p.Value))
+            .Concat(forwardBackward.Select(p => (Form: p.Key, Kind: 1, Run: p.Value))).ToList();
+        var medians = Interleaved(runs.Select(r => ((r.Form, r.Kind), r.Run)).ToList(), device, budgetPerForm, notes);
         return forms.Select(f => new LinearAttentionTiming(f.Name, shape,
-            forwardMs.TryGetValue(f, out var fwd) ? fwd : null,
-            forwardBackwardMs.TryGetValue(f, out var fb) ? fb : null,
+            medians.TryGetValue((f, 0), out var fwd) ? fwd : null,
+            medians.TryGetValue((f, 1), out var fb) ? fb : null,
             notes.GetValueOrDefault(f))).ToList();
     }
 
-    private static Dictionary<ILinearAttention, double> Interleaved(Dictionary<ILinearAttention, Action> runs, Device device, TimeSpan budgetPerForm, Dictionary<ILinearAttention, string> notes)
+    /// <summary>
+    /// Round-robin over the measurements: every round runs each one that still needs samples (fewer than
+    /// MinRuns, or fewer than MaxRuns while its time spent is under the budget). A measurement whose warm-up run
+    /// alone exceeds the budget is sampled 3 times only.
+    /// </summary>
+    private static Dictionary<(ILinearAttention, int), double> Interleaved(List<((ILinearAttention Form, int Kind) Key, Action Run)> runs,
+        Device device, TimeSpan budget, Dictionary<ILinearAttention, string> notes)
     {
-        var times = new Dictionary<ILinearAttention, List<double>>();
-        foreach (var (form, run) in runs.ToList())
+        var times = new Dictionary<(ILinearAttention, int), List<double>>();
+        var minRuns = new Dictionary<(ILinearAttention, int), int>();
+        foreach (var (key, run) in runs.ToList())
         {
             try
             {
-                for (int i = 0; i < 2; i++) Timed(device, run);
-                times[form] = [];
+                double first = Timed(device, run);
+                if (first < budget.TotalMilliseconds) Timed(device, run);
+                minRuns[key] = first > budget.TotalMilliseconds ? 3 : MinRuns;
+                times[key] = [];
             }
             catch (Exception e) when (e is OutOfMemoryException or ExternalException or InvalidOperationException)
             {
-                notes[form] = $"skipped: {e.Message.Split('\n')[0]}";
-                runs.Remove(form);
+                notes[key.Form] = $"{(key.Kind == 0 ? "" : "fwd+bwd ")}skipped: {e.Message.Split('\n')[0]}";
+                runs.RemoveAll(r => r.Key == key);
             }
         }
-        var total = Stopwatch.StartNew();
-        var budget = budgetPerForm * Math.Max(1, runs.Count);
-        for (int round = 0; round < MaxRuns && (round < MinRuns || total.Elapsed < budget); round++)
-            foreach (var (form, run) in runs) times[form].Add(Timed(device, run));
+        bool Needs((ILinearAttention, int) key) =>
+            times[key].Count < minRuns[key] || (times[key].Count < MaxRuns && times[key].Sum() < budget.TotalMilliseconds);
+        while (runs.Any(r => Needs(r.Key)))
+            foreach (var (key, run) in runs)
+                if (Needs(key)) times[key].Add(Timed(device, run));
         return times.ToDictionary(p => p.Key, p => Median(p.Value));
     }
 
@@ -118,7 +129,9 @@ public static class LinearAttentionBenchmark
         var watch = Stopwatch.StartNew();
         run();
         Synchronize(device);
-        return watch.Elapsed.TotalMilliseconds;
+        double ms = watch.Elapsed.TotalMilliseconds;
+        Release(device);
+        return ms;
     }
 
     private static double Median(List<double> times)
