@@ -5,6 +5,24 @@ using static TorchSharp.torch;
 
 namespace Rebased.Tests.Kernels;
 
+/// <summary>A fact about the CUDA scans, skipped with the reason shown where no CUDA device is available.</summary>
+public sealed class CudaScanFactAttribute : FactAttribute
+{
+    public CudaScanFactAttribute()
+    {
+        if (CudaScanTests.NoCudaReason is { } reason) Skip = reason;
+    }
+}
+
+/// <summary>A theory about the CUDA scans, skipped with the reason shown where no CUDA device is available.</summary>
+public sealed class CudaScanTheoryAttribute : TheoryAttribute
+{
+    public CudaScanTheoryAttribute()
+    {
+        if (CudaScanTests.NoCudaReason is { } reason) Skip = reason;
+    }
+}
+
 /// <summary>
 /// The fused CUDA WKV and selective-scan forms against the recurrent forms in float64 (outputs and every
 /// gradient). The CUDA cases are skipped, with the reason shown, where no CUDA device is available; on a GPU
@@ -13,6 +31,16 @@ namespace Rebased.Tests.Kernels;
 public class CudaScanTests
 {
     public CudaScanTests() => TorchRuntime.EnsureLoaded();
+
+    /// <summary>Null where CUDA runs; otherwise why the CUDA scan tests are skipped.</summary>
+    public static string? NoCudaReason
+    {
+        get
+        {
+            TorchRuntime.EnsureLoaded();
+            return cuda.is_available() ? null : "CUDA not available (no GPU or a CPU libtorch): CUDA scan tests skipped; run `rebased bench scans --device cuda --check` on a GPU host";
+        }
+    }
 
     private static Tensor Leaf(Tensor t, Device device, ScalarType dtype) => t.to(dtype).to(device).detach().requires_grad_(true);
 
@@ -37,7 +65,7 @@ public class CudaScanTests
         ];
     }
 
-    [CudaTheory]
+    [CudaScanTheory]
     [InlineData(1, 3, 5, 1.0)]
     [InlineData(2, 37, 130, 1.0)]
     [InlineData(3, 512, 64, 1.0)]
@@ -59,7 +87,7 @@ public class CudaScanTests
             Assert.True(RelativeError(grads[i], expectedGrads[i]) < 1e-4, $"grad {i}: {RelativeError(grads[i], expectedGrads[i])}");
     }
 
-    [CudaFact]
+    [CudaScanFact]
     public void Bf16RoundingWrapsTheCudaWkv()
     {
         var x = WkvInputs(2, 40, 24, 1.0, 5, CUDA, ScalarType.Float32);
@@ -96,7 +124,7 @@ public class CudaScanTests
             ? form.Forward(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], deltaSoftplus: true)
             : form.Forward(x[0], x[1].abs(), x[2], x[3], x[4]);
 
-    [CudaTheory]
+    [CudaScanTheory]
     [InlineData(1, 3, 16, 1, true)]
     [InlineData(2, 40, 16, 33, true)]   // two blocks of channels, a partial chunk
     [InlineData(2, 20, 32, 64, true)]   // whole chunks only
@@ -118,7 +146,7 @@ public class CudaScanTests
             Assert.True(RelativeError(grads[i], expectedGrads[i]) < 1e-4, $"grad {i}: {RelativeError(grads[i], expectedGrads[i])}");
     }
 
-    [CudaFact]
+    [CudaScanFact]
     public void AutoRunsTheCudaFormsOnFloat32CudaTensors()
     {
         Assert.Equal("cuda", WkvForms.Auto(CUDA, ScalarType.Float32).Name);

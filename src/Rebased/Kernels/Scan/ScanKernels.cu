@@ -29,7 +29,6 @@ extern "C" __device__ float fmaxf(float, float);
 __device__ float __shfl_xor_sync(unsigned mask, float v, int lane);
 __device__ void __syncthreads();
 __device__ float atomicAdd(float* p, float v);
-__device__ int min(int, int);
 #endif
 
 #define NEG_BIG (-1.0e38f)
@@ -209,7 +208,7 @@ extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_backward
     for (int chunk = chunks - 1; chunk >= 0; chunk--)
     {
         int t0 = chunk * CHUNK;
-        int length = min(CHUNK, steps - t0);
+        int length = steps - t0 < CHUNK ? steps - t0 : CHUNK;
         for (int i = threadIdx.x; i < CHUNK * NSTATE; i += SS_THREADS)
         {
             (&sdB[0][0])[i] = 0.f;
