@@ -168,6 +168,17 @@ public class CudaScanTests
     }
 
     [Fact]
+    public void PartialResultsAreSummedOverTheirFirstDimensionOnly()
+    {
+        var gradientPartials = arange(6, dtype: ScalarType.Float32).reshape(2, 3); // [B, C]
+        Assert.Equal(new[] { 3f, 5f, 7f }, ScanKernels.SumOverFirstDimension(gradientPartials).data<float>().ToArray());
+        var blockPartials = ones(4, 2, 16, 5); // [blocks, B, N, L]
+        var summed = ScanKernels.SumOverFirstDimension(blockPartials);
+        Assert.Equal(new long[] { 2, 16, 5 }, summed.shape);
+        Assert.True(summed.eq(4).all().item<bool>());
+    }
+
+    [Fact]
     public void TheCudaFormsRefuseCpuTensorsByName()
     {
         var w = WkvInputs(1, 4, 3, 1.0, 1, CPU, ScalarType.Float32);

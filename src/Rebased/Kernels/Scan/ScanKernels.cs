@@ -21,6 +21,12 @@ internal static unsafe partial class ScanKernels
     /// <summary>Address of the first element (storage offset included) of a tensor, or null for none.</summary>
     public static IntPtr Pointer(Tensor? t) => t is null ? IntPtr.Zero : TensorData(t.Handle);
 
+    /// <summary>
+    /// The sum over dimension 0 of a kernel's partial results (e.g. [B, C] → [C]). Spelt with an array:
+    /// a literal 0 in <c>sum(0)</c> converts to a ScalarType and sums everything.
+    /// </summary>
+    public static Tensor SumOverFirstDimension(Tensor partials) => partials.sum(new long[] { 0 });
+
     public static int Ordinal(Tensor t) => Math.Max(0, (int)t.device.index);
 
     /// <summary>State sizes the selective-scan kernels support: one lane per state, whole groups per warp.</summary>

@@ -109,10 +109,10 @@ public sealed class SelectiveScanCuda : ISelectiveScan
         }
         var grads = new List<Tensor>
         {
-            du, ddelta, dAPart.sum(0), dBPart.sum(0), dCPart.sum(0),
-            x.D is null ? null! : dDPart.sum(0).reshape(x.D.shape),
+            du, ddelta, ScanKernels.SumOverFirstDimension(dAPart), ScanKernels.SumOverFirstDimension(dBPart), ScanKernels.SumOverFirstDimension(dCPart),
+            x.D is null ? null! : ScanKernels.SumOverFirstDimension(dDPart).reshape(x.D.shape),
             dz!,
-            x.Bias is null ? null! : dBiasPart.sum(0).reshape(x.Bias.shape),
+            x.Bias is null ? null! : ScanKernels.SumOverFirstDimension(dBiasPart).reshape(x.Bias.shape),
             null!,
         };
         foreach (var t in grads) t?.MoveToOuterDisposeScope();

@@ -68,7 +68,7 @@ public sealed class WkvCuda : IWkv
             gk.zero_();
             gv.zero_();
         }
-        return (gwPart.sum(0).MoveToOuterDisposeScope(), guPart.sum(0).MoveToOuterDisposeScope(), gk.MoveToOuterDisposeScope(), gv.MoveToOuterDisposeScope());
+        return (ScanKernels.SumOverFirstDimension(gwPart).MoveToOuterDisposeScope(), ScanKernels.SumOverFirstDimension(guPart).MoveToOuterDisposeScope(), gk.MoveToOuterDisposeScope(), gv.MoveToOuterDisposeScope());
     }
 
     private sealed class WkvFunction : autograd.SingleTensorFunction<WkvFunction>
