@@ -10,11 +10,19 @@ app.Configure(config =>
     config.SetApplicationName("rebased");
     config.PropagateExceptions();
     config.AddCommand<InfoCommand>("info").WithDescription("Show .NET, TorchSharp, libtorch and CUDA facts: the first thing to run when something fails.");
+    config.AddBranch("sweep", sweep =>
+    {
+        sweep.SetDescription("Run a grid sweep (W&B sweep YAML) with a results store; re-run to resume.");
+        sweep.AddCommand<SweepCommand>("run").WithDescription("Run a sweep file's runs here (also: `rebased sweep FILE ...`).");
+        sweep.AddCommand<SweepStatusCommand>("status").WithDescription("Counts and a table of a store's runs.");
+        sweep.AddCommand<SweepWorkerCommand>("worker").WithDescription("Claim and run a store's runs until none are left (for schedulers).");
+    });
+    config.AddCommand<ReportCommand>("report").WithDescription("Figure 1 (PNG), its numbers (Markdown, CSV) and a Table-1 summary from a store.");
 });
 
 try
 {
-    return app.Run(args.Where(a => a != "--verbose"));
+    return app.Run(SweepCommand.WithExplicitRun(args.Where(a => a != "--verbose").ToArray()));
 }
 catch (Exception e) when (e is CommandParseException or CommandConfigurationException or CommandRuntimeException)
 {
