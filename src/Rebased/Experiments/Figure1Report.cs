@@ -86,16 +86,37 @@ public static class Figure1Report
             plot.YLabel(panel == 0 ? "MQAR accuracy" : "", size: 16);
             plot.Axes.Bottom.TickLabelStyle.FontSize = 14;
             plot.Axes.Left.TickLabelStyle.FontSize = 14;
-            if (panel == lengths.Length - 1)
-            {
-                plot.ShowLegend(Alignment.LowerRight);
-                plot.Legend.FontSize = 14;
-            }
         }
-        multiplot.SavePng(path, panelWidth * lengths.Length, height);
+        SaveWithLegendBelow(multiplot, multiplot.GetPlot(lengths.Length - 1).Legend, path, panelWidth * lengths.Length, height);
+    }
+
+    /// <summary>Renders the panels and, in a strip under them, one horizontal legend (inside a panel it would
+    /// hide data points).</summary>
+    static void SaveWithLegendBelow(Multiplot multiplot, Legend legend, string path, int width, int panelsHeight)
+    {
+        const int legendHeight = 50;
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, panelsHeight + legendHeight))
+            ?? throw new InvalidOperationException("cannot create a drawing surface");
+        var canvas = surface.Canvas;
+        canvas.Clear(SkiaSharp.SKColors.White);
+        legend.IsVisible = false;
+        multiplot.Render(canvas, new PixelRect(0, width, panelsHeight, 0));
+        legend.IsVisible = true;
+        legend.Orientation = Orientation.Horizontal;
+        legend.FontSize = 16;
+        legend.FontName = "DejaVu Sans";
+        legend.OutlineWidth = 0;
+        legend.ShadowColor = Colors.Transparent;
+        using (var paint = Paint.NewDisposablePaint())
+            legend.Render(canvas, paint, new PixelRect(0, width, panelsHeight + legendHeight, panelsHeight), Alignment.MiddleCenter);
+        using var image = surface.Snapshot();
+        using var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        using var file = File.Create(path);
+        png.SaveTo(file);
     }
 
     static string F(double v) => v.ToString("F3", CultureInfo.InvariantCulture);
+    static string D6(double v) => v.ToString("0.######", CultureInfo.InvariantCulture);
     static string Lr(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
 
     public static string MarkdownTable(IReadOnlyList<SelectedPoint> points, string name)
@@ -115,9 +136,7 @@ public static class Figure1Report
     {
         var sb = new StringBuilder("mixer,seq_len,d_model,best_lr,mean_accuracy,std_accuracy,seeds,error_below,error_above\n");
         foreach (var p in points)
-            sb.AppendLine(string.Join(",", p.Mixer, p.SeqLen, p.DModel, Lr(p.LearningRate),
-                p.Mean.ToString("R", CultureInfo.InvariantCulture), p.Std.ToString("R", CultureInfo.InvariantCulture), p.Seeds,
-                p.ErrorBelow.ToString("R", CultureInfo.InvariantCulture), p.ErrorAbove.ToString("R", CultureInfo.InvariantCulture)));
+            sb.AppendLine(string.Join(",", p.Mixer, p.SeqLen, p.DModel, Lr(p.LearningRate), D6(p.Mean), D6(p.Std), p.Seeds, D6(p.ErrorBelow), D6(p.ErrorAbove)));
         return sb.ToString();
     }
 
