@@ -166,7 +166,7 @@ public sealed class ConfigTree
             (acc, p) => { acc[p.Name] = FromJsonElement(p.Value); return acc; }),
         JsonValueKind.Array => e.EnumerateArray().Select(FromJsonElement).ToList(),
         JsonValueKind.String => e.GetString(),
-        JsonValueKind.Number => e.TryGetInt64(out var l) ? l : e.GetDouble(),
+        JsonValueKind.Number => e.TryGetInt64(out var l) ? (object?)l : e.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,

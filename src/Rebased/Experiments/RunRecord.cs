@@ -25,7 +25,6 @@ public sealed record RunRecord
     public int Attempts { get; init; }
     public string? Worker { get; init; }
     public string? Device { get; init; }
-    public long? ChildPid { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
     public DateTimeOffset? LeaseUntil { get; init; }

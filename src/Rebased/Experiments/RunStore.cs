@@ -70,7 +70,6 @@ public abstract class RunStore : IDisposable
                 attempts INTEGER NOT NULL DEFAULT 0,
                 worker TEXT,
                 device TEXT,
-                child_pid {LongType},
                 started_at_ms {LongType},
                 finished_at_ms {LongType},
                 lease_until_ms {LongType},
@@ -126,7 +125,7 @@ public abstract class RunStore : IDisposable
         }
         if (claimedHash is null) { tx.Commit(); return null; }
         Execute(c, tx, $"""
-            UPDATE runs SET status = 'running', worker = @worker, device = @device, child_pid = NULL,
+            UPDATE runs SET status = 'running', worker = @worker, device = @device,
                 attempts = attempts + 1, started_at_ms = COALESCE(started_at_ms, {NowMs}),
                 lease_until_ms = {NowMs} + @lease, error = NULL
             WHERE sweep = @sweep AND config_hash = @hash
@@ -141,22 +140,20 @@ public abstract class RunStore : IDisposable
     public bool Heartbeat(RunRecord run, string worker, TimeSpan lease) => Update(run, worker,
         $"lease_until_ms = {NowMs} + @lease", ("lease", (long)lease.TotalMilliseconds));
 
-    public bool SetChildPid(RunRecord run, string worker, long pid) => Update(run, worker, "child_pid = @pid", ("pid", pid));
-
     public bool Finish(RunRecord run, string worker, RunOutcome outcome) => Update(run, worker, $"""
-        status = 'finished', finished_at_ms = {NowMs}, lease_until_ms = NULL, child_pid = NULL, best_accuracy = @best,
+        status = 'finished', finished_at_ms = {NowMs}, lease_until_ms = NULL, best_accuracy = @best,
         stop_reason = @stop, epochs_run = @epochs, wall_time_s = @wall, metrics_json = @metrics, summary_json = @summary, error = NULL
         """, ("best", outcome.BestAccuracy), ("stop", outcome.StopReason), ("epochs", outcome.EpochsRun),
         ("wall", outcome.WallTimeSeconds), ("metrics", outcome.MetricsJson), ("summary", outcome.SummaryJson));
 
     public bool Fail(RunRecord run, string worker, string error, string? metricsJson) => Update(run, worker, $"""
-        status = 'failed', finished_at_ms = {NowMs}, lease_until_ms = NULL, child_pid = NULL, error = @error,
+        status = 'failed', finished_at_ms = {NowMs}, lease_until_ms = NULL, error = @error,
         metrics_json = COALESCE(@metrics, metrics_json)
         """, ("error", error), ("metrics", metricsJson));
 
     /// <summary>Gives a held run back (status pending) so that it is resumed later, e.g. after Ctrl-C.</summary>
     public bool Release(RunRecord run, string worker) => Update(run, worker,
-        "status = 'pending', worker = NULL, lease_until_ms = NULL, child_pid = NULL");
+        "status = 'pending', worker = NULL, lease_until_ms = NULL");
 
     bool Update(RunRecord run, string worker, string assignments, params (string, object?)[] parameters)
     {
@@ -233,7 +230,7 @@ public abstract class RunStore : IDisposable
         return Get(c, null, sweep, hash);
     }
 
-    const string Columns = "sweep, config_hash, position, config_json, overrides_json, base_config_path, run_dir, status, attempts, worker, device, child_pid, " +
+    const string Columns = "sweep, config_hash, position, config_json, overrides_json, base_config_path, run_dir, status, attempts, worker, device, " +
         "started_at_ms, finished_at_ms, lease_until_ms, best_accuracy, stop_reason, epochs_run, wall_time_s, metrics_json, summary_json, error";
 
     static RunRecord Read(DbDataReader r)
@@ -246,9 +243,9 @@ public abstract class RunStore : IDisposable
         {
             Sweep = r.GetString(0), ConfigHash = r.GetString(1), Position = (int)L(2)!.Value, ConfigJson = r.GetString(3),
             OverridesJson = r.GetString(4), BaseConfigPath = r.GetString(5), RunDir = r.GetString(6), Status = r.GetString(7),
-            Attempts = (int)L(8)!.Value, Worker = S(9), Device = S(10), ChildPid = L(11), StartedAt = T(12), FinishedAt = T(13),
-            LeaseUntil = T(14), BestAccuracy = D(15), StopReason = S(16), EpochsRun = (int?)L(17), WallTimeSeconds = D(18),
-            MetricsJson = S(19), SummaryJson = S(20), Error = S(21),
+            Attempts = (int)L(8)!.Value, Worker = S(9), Device = S(10), StartedAt = T(11), FinishedAt = T(12),
+            LeaseUntil = T(13), BestAccuracy = D(14), StopReason = S(15), EpochsRun = (int?)L(16), WallTimeSeconds = D(17),
+            MetricsJson = S(18), SummaryJson = S(19), Error = S(20),
         };
     }
 

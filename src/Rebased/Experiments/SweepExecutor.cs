@@ -100,7 +100,6 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
         }
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        store.SetChildPid(run, worker, process.Id);
         options.Log($"started {label}{(device is null ? "" : $" on {device}")}{(resume ? " (resuming)" : "")}");
 
         using var stopHeartbeat = new CancellationTokenSource();
@@ -163,9 +162,9 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
     }
 
     /// <summary>
-    /// Puts back runs that a killed sweep on this machine left 'running' (its process is gone): an orphaned trainer
-    /// of such a run is stopped (by its recorded pid, after checking its command line names the run directory),
-    /// a run whose trainer had finished is recorded as finished, the others become pending and resume later.
+    /// Puts back runs that a killed sweep on this machine left 'running' (its process is gone): a trainer it left
+    /// behind (a process whose arguments hold `--run-dir` and the run's directory) is stopped, a run whose trainer
+    /// had finished is recorded as finished, the others become pending and resume from their checkpoints.
     /// </summary>
     public static (int Recorded, int Released) RecoverLocal(RunStore store, string? sweep)
     {
@@ -175,7 +174,7 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
         {
             var parts = run.Worker!.Split(':');
             if (parts.Length < 3 || !int.TryParse(parts[1], out var pid) || pid == Environment.ProcessId || IsAlive(pid)) continue;
-            if (run.ChildPid is { } child) StopOrphan((int)child, run.RunDir);
+            StopOrphanedTrainers(run.RunDir);
             if (RunOutputs.ReadFinished(run.RunDir) is { } outcome) { if (store.Finish(run, run.Worker, outcome)) recorded++; }
             else if (store.Release(run, run.Worker)) released++;
         }
@@ -194,17 +193,20 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
         catch (UnauthorizedAccessException) { return true; }
     }
 
-    static void StopOrphan(int pid, string runDir)
+    static void StopOrphanedTrainers(string runDir)
     {
-        try
+        var marker = $"\0--run-dir\0{runDir}\0";
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
         {
-            if (!IsAlive(pid)) return;
-            var commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
-            if (!commandLine.Contains(runDir, StringComparison.Ordinal)) return;
-            using var orphan = Process.GetProcessById(pid);
-            orphan.Kill(entireProcessTree: true);
-            orphan.WaitForExit(10_000);
+            if (!int.TryParse(Path.GetFileName(proc), out var pid) || pid == Environment.ProcessId) continue;
+            try
+            {
+                if (!(File.ReadAllText(Path.Combine(proc, "cmdline")) + "\0").Contains(marker, StringComparison.Ordinal)) continue;
+                using var orphan = Process.GetProcessById(pid);
+                orphan.Kill(entireProcessTree: true);
+                orphan.WaitForExit(10_000);
+            }
+            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or UnauthorizedAccessException) { }
         }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or UnauthorizedAccessException) { }
     }
 }

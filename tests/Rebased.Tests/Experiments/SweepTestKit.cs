@@ -6,7 +6,8 @@ namespace Rebased.Tests.Experiments;
 /// <summary>
 /// A temporary sweep folder with a fake trainer: a bash script taking `rebased train`'s arguments that "trains"
 /// a few short epochs, writes metrics.jsonl, a checkpoint after each epoch, and summary.json at the end, and logs
-/// every start (with its resume point) and finish to a shared log. Its accuracy is a function of the run's
+/// every start (with its resume point) and finish to a shared log; a run trained to the end a second time logs
+/// "duplicate". Its accuracy is a function of the run's
 /// overrides, so that results can be checked. A `--set model.sequence_mixer.name=crash` run exits 3.
 /// </summary>
 public sealed class SweepTestKit : IDisposable
@@ -49,9 +50,9 @@ public sealed class SweepTestKit : IDisposable
           echo "{\"step\":$((e*10)),\"epoch\":$e,\"lr\":$lr,\"train_loss\":1.0,\"valid_loss\":1.0,\"valid_accuracy\":$acc,\"tokens_per_s\":1000,\"elapsed_s\":$e}" >> "$dir/metrics.jsonl"
           echo "$e" > "$dir/checkpoints/epoch.tmp" && mv "$dir/checkpoints/epoch.tmp" "$dir/checkpoints/epoch"
         done
-        if [ -e "$dir/summary.json" ]; then echo "duplicate $dir" >> "$log"; fi
         echo "{\"best_accuracy\":$acc,\"epochs_run\":$epochs,\"wall_time_s\":0.5,\"stop_reason\":\"max_epochs\",\"parameter_count\":1,\"device\":\"$device\",\"status\":\"finished\"}" > "$dir/summary.tmp"
-        mv "$dir/summary.tmp" "$dir/summary.json"
+        # ln creates summary.json atomically and only once: a second completed training of the run is reported.
+        ln "$dir/summary.tmp" "$dir/summary.json" 2>/dev/null || echo "duplicate $dir" >> "$log"
         echo "finish $dir" >> "$log"
         """;
 
@@ -97,19 +98,20 @@ public sealed class SweepTestKit : IDisposable
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment[TrainerCommand.EnvironmentVariable] = string.Join(" ", trainer);
         var p = Process.Start(start)!;
-        p.OutputDataReceived += (_, e) => { };
-        p.ErrorDataReceived += (_, e) => { };
+        var output = Path.Combine(Dir, $"cli-{p.Id}.log");
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (this) File.AppendAllText(output, e.Data + "\n"); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (this) File.AppendAllText(output, e.Data + "\n"); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return p;
     }
 
-    public static void WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
+    public static void WaitUntil(Func<bool> condition, TimeSpan timeout, string what, Func<string>? diagnostics = null)
     {
         var sw = Stopwatch.StartNew();
         while (!condition())
         {
-            if (sw.Elapsed > timeout) throw new TimeoutException($"timed out waiting for {what}");
+            if (sw.Elapsed > timeout) throw new TimeoutException($"timed out waiting for {what}\n{diagnostics?.Invoke()}");
             Thread.Sleep(20);
         }
     }
