@@ -29,6 +29,7 @@ public sealed class SweepStatusCommand : Command<SweepStatusCommand.Settings>
         if (settings.Store is null && !File.Exists(RunStore.DefaultSqlitePath))
             throw new UserError($"no results store at {RunStore.DefaultSqlitePath}: run `rebased sweep FILE` first or give --store");
         using var store = RunStore.Open(settings.Store);
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200; // logs and pipes: no wrapping at 80 columns
         var sweeps = settings.Sweep is null ? store.Sweeps() : [settings.Sweep];
         if (sweeps.Count == 0) { Console.WriteLine($"{store.Description}: no sweeps"); return ExitCodes.Ok; }
 
@@ -49,7 +50,7 @@ public sealed class SweepStatusCommand : Command<SweepStatusCommand.Settings>
             var shown = settings.All ? runs
                 : runs.Where(r => r.Status is RunStatus.Running or RunStatus.Failed).Concat(finished.TakeLast(20)).OrderBy(r => r.Position).ToList();
             if (shown.Count == 0) continue;
-            var table = new Table().Title(Markup.Escape(name)).AddColumns("#", "hash", "status", "config", "device", "accuracy", "epochs", "stop", "tries", "time", "error");
+            var table = new Table().Title(Markup.Escape(name)).AddColumns("#", "hash", "status", "config", "device", "accuracy", "epochs", "stop", "tries", "time");
             foreach (var r in shown)
             {
                 var color = r.Status switch { RunStatus.Finished => "green", RunStatus.Running => "blue", RunStatus.Failed => "red", _ => "grey" };
@@ -57,9 +58,11 @@ public sealed class SweepStatusCommand : Command<SweepStatusCommand.Settings>
                     : r is { Status: RunStatus.Running, StartedAt: { } s } ? (DateTimeOffset.UtcNow - s).ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : "";
                 table.AddRow(r.Position.ToString(CultureInfo.InvariantCulture), r.ConfigHash, $"[{color}]{r.Status}[/]", Markup.Escape(r.Describe(varying)),
                     Markup.Escape(r.Device ?? ""), r.BestAccuracy?.ToString("F4", CultureInfo.InvariantCulture) ?? "", r.EpochsRun?.ToString(CultureInfo.InvariantCulture) ?? "",
-                    Markup.Escape(r.StopReason ?? ""), r.Attempts.ToString(CultureInfo.InvariantCulture), elapsed, Markup.Escape(Truncate(r.Error ?? "", 80)));
+                    Markup.Escape(r.StopReason ?? ""), r.Attempts.ToString(CultureInfo.InvariantCulture), elapsed);
             }
             AnsiConsole.Write(table);
+            foreach (var r in shown.Where(r => r.Error is not null))
+                Console.WriteLine($"{r.ConfigHash} ({r.RunDir}/train.log): {r.Error}");
             if (!settings.All && shown.Count < runs.Count) Console.WriteLine($"({runs.Count - shown.Count} more runs; --all lists them)");
         }
         return ExitCodes.Ok;
@@ -68,6 +71,4 @@ public sealed class SweepStatusCommand : Command<SweepStatusCommand.Settings>
     static IReadOnlyCollection<string> VaryingKeys(IReadOnlyList<RunRecord> runs) =>
         runs.SelectMany(r => r.Overrides).GroupBy(o => o.Key)
             .Where(g => g.Select(o => ConfigTree.FormatScalar(o.Value)).Distinct().Count() > 1).Select(g => g.Key).ToHashSet();
-
-    static string Truncate(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
 }
