@@ -33,14 +33,14 @@ public static class Figure1Report
         var files = new ReportFiles(
             Path.Combine(outDir, $"{name}_figure1.png"), Path.Combine(outDir, $"{name}_figure1.md"),
             Path.Combine(outDir, $"{name}_figure1.csv"), Path.Combine(outDir, $"{name}_table.md"));
-        RenderFigure(points, files.Figure, name);
+        RenderFigure(points, files.Figure);
         File.WriteAllText(files.Table, MarkdownTable(points, name));
         File.WriteAllText(files.Csv, Csv(points));
         File.WriteAllText(files.AblationTable, AblationTable(points, name));
         return files;
     }
 
-    public static void RenderFigure(IReadOnlyList<SelectedPoint> points, string path, string title)
+    public static void RenderFigure(IReadOnlyList<SelectedPoint> points, string path)
     {
         var lengths = points.Select(p => p.SeqLen).Distinct().Order().ToArray();
         var widths = points.Select(p => p.DModel).Distinct().Order().ToArray();

@@ -2,14 +2,30 @@ using System.Text.Json;
 
 namespace Rebased.Experiments;
 
-/// <summary>Reads what `rebased train` leaves in a run directory: summary.json (written last, when the run is
-/// over), metrics.jsonl (one line per epoch) and checkpoints/.</summary>
+/// <summary>Reads what `rebased train` leaves in a run directory: summary.json (written when the run is over),
+/// metrics.jsonl (one line per epoch) and checkpoints/last/ (the checkpoint a resume starts from).</summary>
 public static class RunOutputs
 {
+    /// <summary>The executor's own log of the trainer's output, kept across attempts.</summary>
+    public const string TrainLog = "train.log";
+
     public static bool HasCheckpoint(string runDir)
     {
-        var dir = Path.Combine(runDir, "checkpoints");
-        return Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any();
+        var last = Path.Combine(runDir, "checkpoints", "last");
+        return Directory.Exists(last) && Directory.EnumerateFileSystemEntries(last).Any();
+    }
+
+    /// <summary>Removes what an attempt that never reached a checkpoint left behind (the trainer refuses a run
+    /// directory that already holds a run), keeping the executor's log.</summary>
+    public static void ClearPartialRun(string runDir)
+    {
+        if (!Directory.Exists(runDir)) return;
+        foreach (var entry in Directory.EnumerateFileSystemEntries(runDir))
+        {
+            if (Path.GetFileName(entry) == TrainLog) continue;
+            if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+            else File.Delete(entry);
+        }
     }
 
     /// <summary>The outcome of a finished run, or null when summary.json is missing or does not say "finished".</summary>

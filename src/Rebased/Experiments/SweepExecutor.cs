@@ -15,6 +15,8 @@ public sealed class ExecutorOptions
     /// <summary>When nothing is pending, keep polling while other workers hold runs (their leases may expire).</summary>
     public bool WaitForOtherWorkers { get; init; } = true;
     public Action<string> Log { get; init; } = _ => { };
+    /// <summary>How long a trainer may take to stop after Ctrl-C before it is killed.</summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Override keys shown in log lines (null: all).</summary>
     public IReadOnlyCollection<string>? ShownKeys { get; init; }
 }
@@ -65,8 +67,9 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
             if (store.Finish(run, worker, done)) { Interlocked.Increment(ref _finished); options.Log($"recorded {label}: accuracy {done.BestAccuracy:F4} (finished earlier)"); }
             return;
         }
-        Directory.CreateDirectory(run.RunDir);
         bool resume = RunOutputs.HasCheckpoint(run.RunDir);
+        if (!resume) RunOutputs.ClearPartialRun(run.RunDir);
+        Directory.CreateDirectory(run.RunDir);
         var args = trainer.Arguments(run, device, resume);
         var start = new ProcessStartInfo(trainer.Program[0]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) start.ArgumentList.Add(a);
@@ -74,7 +77,7 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
             foreach (var name in new[] { "OMP_NUM_THREADS", "MKL_NUM_THREADS" })
                 if (Environment.GetEnvironmentVariable(name) is null) start.Environment[name] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        using var log = new StreamWriter(Path.Combine(run.RunDir, "train.log"), append: true) { AutoFlush = true };
+        using var log = new StreamWriter(Path.Combine(run.RunDir, RunOutputs.TrainLog), append: true) { AutoFlush = true };
         var errorTail = new StringBuilder();
         log.WriteLine($"# {DateTimeOffset.UtcNow:O} {worker}: {trainer.Program[0]} {string.Join(" ", args)}");
 
@@ -118,7 +121,7 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
         });
 
         try { await process.WaitForExitAsync(cancellation); }
-        catch (OperationCanceledException) { Kill(process); await process.WaitForExitAsync(CancellationToken.None); }
+        catch (OperationCanceledException) { await InterruptAsync(process); }
         process.WaitForExit(); // drains the output readers
         stopHeartbeat.Cancel();
         await heartbeat;
@@ -154,6 +157,21 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
 
     static string LastLines(string text, int count) =>
         string.Join(" | ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(count));
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    static extern int SendSignal(int pid, int signal);
+
+    const int SigInt = 2;
+
+    /// <summary>Asks the trainer to stop as Ctrl-C does (it writes its checkpoint at the next step boundary), and
+    /// kills it when it has not stopped within the grace period.</summary>
+    async Task InterruptAsync(Process process)
+    {
+        if (!process.HasExited) SendSignal(process.Id, SigInt);
+        using var grace = new CancellationTokenSource(options.StopGrace);
+        try { await process.WaitForExitAsync(grace.Token); }
+        catch (OperationCanceledException) { Kill(process); await process.WaitForExitAsync(CancellationToken.None); }
+    }
 
     static void Kill(Process process)
     {

@@ -3,8 +3,9 @@ using System.Reflection;
 namespace Rebased.Experiments;
 
 /// <summary>
-/// The command line of one training run: `rebased train --config BASE --set key=value … --run-dir DIR
-/// [--device D] [--resume DIR]`. The program defaults to the running `rebased`; the environment variable
+/// The command line of one training run: `rebased train --config BASE --set key=value … [--device D] --run-dir DIR`,
+/// or `rebased train [--device D] --resume DIR` to continue from the run directory's checkpoint (the directory
+/// holds the resolved config). The program defaults to the running `rebased`; the environment variable
 /// REBASED_TRAIN_COMMAND replaces it (e.g. a wrapper script or a container launcher; words split on spaces).
 /// </summary>
 public sealed class TrainerCommand(IReadOnlyList<string> program)
@@ -30,11 +31,14 @@ public sealed class TrainerCommand(IReadOnlyList<string> program)
 
     public IReadOnlyList<string> Arguments(RunRecord run, string? device, bool resume)
     {
-        var args = new List<string>(Program.Skip(1)) { "--config", run.BaseConfigPath };
-        foreach (var (key, value) in run.Overrides) args.AddRange(["--set", $"{key}={ConfigTree.FormatScalar(value)}"]);
+        var args = new List<string>(Program.Skip(1));
+        if (!resume)
+        {
+            args.AddRange(["--config", run.BaseConfigPath]);
+            foreach (var (key, value) in run.Overrides) args.AddRange(["--set", $"{key}={ConfigTree.FormatScalar(value)}"]);
+        }
         if (device is not null) args.AddRange(["--device", device]);
-        args.AddRange(["--run-dir", run.RunDir]);
-        if (resume) args.AddRange(["--resume", run.RunDir]);
+        args.AddRange(resume ? ["--resume", run.RunDir] : ["--run-dir", run.RunDir]);
         return args;
     }
 }

@@ -142,9 +142,12 @@ public class SweepDefinitionTests : IDisposable
     {
         var sweep = SweepDefinition.Load(_kit.WriteSweep("cmd", "  learning_rate: {values: [3e-3]}\n  model.sequence_mixer.name: {value: based}"));
         var record = SweepPlan.Records(sweep, sweep.Expand(), Path.Combine(_kit.Dir, "runs"), writeFiles: false)[0];
-        var args = new TrainerCommand(["rebased", "train"]).Arguments(record, "cuda:1", resume: true);
+        var trainer = new TrainerCommand(["rebased", "train"]);
         Assert.Equal(["train", "--config", Path.Combine(_kit.Dir, "base.yaml"), "--set", "learning_rate=0.003",
-            "--set", "model.sequence_mixer.name=based", "--device", "cuda:1", "--run-dir", record.RunDir, "--resume", record.RunDir], args);
+            "--set", "model.sequence_mixer.name=based", "--device", "cuda:1", "--run-dir", record.RunDir], trainer.Arguments(record, "cuda:1", resume: false));
+        // A resume continues from the run directory, which holds the resolved config.
+        Assert.Equal(["train", "--device", "cuda:1", "--resume", record.RunDir], trainer.Arguments(record, "cuda:1", resume: true));
+        Assert.Equal(["train", "--resume", record.RunDir], trainer.Arguments(record, null, resume: true));
         Assert.Equal(Path.Combine(_kit.Dir, "runs", record.ConfigHash), record.RunDir);
     }
 }

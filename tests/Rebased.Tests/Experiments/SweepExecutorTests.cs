@@ -60,24 +60,32 @@ public class SweepExecutorTests : IDisposable
     }
 
     [Fact]
-    public async Task ResumesFromACheckpointAndRecordsARunThatHadAlreadyFinished()
+    public async Task ResumesFromACheckpointRestartsAnAttemptWithoutOneAndRecordsARunThatHadFinished()
     {
         using var store = OpenStore();
-        var (sweep, runs) = RunStoreTests.Register(store, _kit, "  model.d_model: {values: [16, 32]}");
-        // Run 0 was interrupted after epoch 2; run 1 had finished but its result was never recorded.
-        Directory.CreateDirectory(Path.Combine(runs[0].RunDir, "checkpoints"));
-        File.WriteAllText(Path.Combine(runs[0].RunDir, "checkpoints", "epoch"), "2\n");
+        var (sweep, runs) = RunStoreTests.Register(store, _kit, "  model.d_model: {values: [16, 32, 48]}");
+        // Run 0 was interrupted after epoch 2; run 1 had finished but its result was never recorded; run 2 was
+        // killed before its first checkpoint.
+        Directory.CreateDirectory(Path.Combine(runs[0].RunDir, "checkpoints", "last"));
+        File.WriteAllText(Path.Combine(runs[0].RunDir, "checkpoints", "last", "epoch"), "2\n");
+        File.WriteAllText(Path.Combine(runs[0].RunDir, "fake_args"), "mixer=rebased\nd=16\nlr=0.001\n");
         Directory.CreateDirectory(runs[1].RunDir);
         File.WriteAllText(Path.Combine(runs[1].RunDir, "summary.json"),
             """{"best_accuracy":0.625,"epochs_run":7,"wall_time_s":3.5,"stop_reason":"early_stop","status":"finished"}""");
+        Directory.CreateDirectory(Path.Combine(runs[2].RunDir, "checkpoints", "last.tmp"));
+        File.WriteAllText(Path.Combine(runs[2].RunDir, "metrics.jsonl"), "{\"epoch\":1}\n{\"epo");
 
         var summary = await new SweepExecutor(store, _kit.FakeTrainer(epochs: 3), Options(sweep, [null])).RunAsync(CancellationToken.None);
 
-        Assert.Equal(new ExecutorSummary(2, 0, 0), summary);
-        Assert.Equal([$"start {runs[0].RunDir} from=3 device=default", $"finish {runs[0].RunDir}"], _kit.LogLines());
+        Assert.Equal(new ExecutorSummary(3, 0, 0), summary);
+        Assert.Equal([$"start {runs[0].RunDir} from=3 device=default", $"finish {runs[0].RunDir}",
+                      $"start {runs[2].RunDir} from=1 device=default", $"finish {runs[2].RunDir}"], _kit.LogLines());
         var rows = store.List(sweep);
-        Assert.Equal((0.625, "early_stop", 7, 3.5), (rows[1].BestAccuracy!.Value, rows[1].StopReason, rows[1].EpochsRun!.Value, rows[1].WallTimeSeconds!.Value));
         Assert.All(rows, r => Assert.Equal(RunStatus.Finished, r.Status));
+        Assert.Equal(0.016 + 0.001, rows[0].BestAccuracy!.Value, 9);
+        Assert.Equal((0.625, "early_stop", 7, 3.5), (rows[1].BestAccuracy!.Value, rows[1].StopReason, rows[1].EpochsRun!.Value, rows[1].WallTimeSeconds!.Value));
+        using var metrics = JsonDocument.Parse(rows[2].MetricsJson!);
+        Assert.Equal([1, 2, 3], metrics.RootElement.EnumerateArray().Select(e => e.GetProperty("epoch").GetInt32()));
     }
 
     [Fact]
@@ -87,11 +95,12 @@ public class SweepExecutorTests : IDisposable
         var (sweep, runs) = RunStoreTests.Register(store, _kit, "  model.d_model: {values: [16, 32, 48]}");
         using var cancel = new CancellationTokenSource();
         var running = new SweepExecutor(store, _kit.FakeTrainer(epochs: 50, epochSeconds: 0.05), Options(sweep, null, null)).RunAsync(cancel.Token);
-        SweepTestKit.WaitUntil(() => runs.Take(2).All(r => File.Exists(Path.Combine(r.RunDir, "checkpoints", "epoch"))), TimeSpan.FromSeconds(20), "two checkpoints");
+        SweepTestKit.WaitUntil(() => runs.Take(2).All(r => File.Exists(Path.Combine(r.RunDir, "checkpoints", "last", "epoch"))), TimeSpan.FromSeconds(20), "two checkpoints");
         cancel.Cancel();
         Assert.Equal(new ExecutorSummary(0, 0, 2), await running);
         Assert.All(store.List(sweep), r => Assert.Equal(RunStatus.Pending, r.Status));
         Assert.DoesNotContain(_kit.LogLines(), l => l.StartsWith("finish", StringComparison.Ordinal));
+        Assert.Equal(2, _kit.LogLines().Count(l => l.StartsWith("interrupted", StringComparison.Ordinal)));
 
         var summary = await new SweepExecutor(store, _kit.FakeTrainer(epochs: 3, epochSeconds: 0.01), Options(sweep, null, null)).RunAsync(CancellationToken.None);
         Assert.Equal(new ExecutorSummary(3, 0, 0), summary);

@@ -5,7 +5,8 @@ namespace Rebased.Tests.Experiments;
 
 /// <summary>
 /// A temporary sweep folder with a fake trainer: a bash script taking `rebased train`'s arguments that "trains"
-/// a few short epochs, writes metrics.jsonl, a checkpoint after each epoch, and summary.json at the end, and logs
+/// a few short epochs, writes metrics.jsonl, checkpoints/last after each epoch, and summary.json at the end (a
+/// resume reads the run's arguments back from the directory, as the real one reads config.yaml), and logs
 /// every start (with its resume point) and finish to a shared log; a run trained to the end a second time logs
 /// "duplicate". Its accuracy is a function of the run's
 /// overrides, so that results can be checked. A `--set model.sequence_mixer.name=crash` run exits 3.
@@ -39,16 +40,27 @@ public sealed class SweepTestKit : IDisposable
             *) echo "unknown argument $1" >&2; exit 2;;
           esac
         done
-        mkdir -p "$dir/checkpoints"
         first=1
-        if [ -n "$resume" ]; then first=$(( $(cat "$resume/checkpoints/epoch") + 1 )); fi
+        if [ -n "$resume" ]; then
+          dir="$resume"
+          source "$dir/fake_args"
+          first=$(( $(cat "$dir/checkpoints/last/epoch") + 1 ))
+        else
+          # Like `rebased train`: a fresh start refuses a directory that already holds a run.
+          if [ -e "$dir/metrics.jsonl" ] || [ -e "$dir/checkpoints" ] || [ -e "$dir/summary.json" ]; then echo "$dir holds a run" >&2; exit 4; fi
+          mkdir -p "$dir"
+          printf 'mixer=%s\nd=%s\nlr=%s\n' "$mixer" "$d" "$lr" > "$dir/fake_args"
+        fi
         echo "start $dir from=$first device=$device" >> "$log"
+        # Ctrl-C: stop at the next epoch boundary, as the real trainer stops at the next step.
+        trap 'echo "interrupted $dir" >> "$log"; exit 130' INT
         if [ "$mixer" = "crash" ]; then echo "boom: mixer crash is not a mixer" >&2; exit 3; fi
         acc=$(awk -v d="$d" -v lr="$lr" 'BEGIN { printf "%.6f", d / 1000.0 + lr }')
         for ((e=first; e<=epochs; e++)); do
           sleep "$pause"
           echo "{\"step\":$((e*10)),\"epoch\":$e,\"lr\":$lr,\"train_loss\":1.0,\"valid_loss\":1.0,\"valid_accuracy\":$acc,\"tokens_per_s\":1000,\"elapsed_s\":$e}" >> "$dir/metrics.jsonl"
-          echo "$e" > "$dir/checkpoints/epoch.tmp" && mv "$dir/checkpoints/epoch.tmp" "$dir/checkpoints/epoch"
+          mkdir -p "$dir/checkpoints/last"
+          echo "$e" > "$dir/checkpoints/last/epoch.tmp" && mv "$dir/checkpoints/last/epoch.tmp" "$dir/checkpoints/last/epoch"
         done
         echo "{\"best_accuracy\":$acc,\"epochs_run\":$epochs,\"wall_time_s\":0.5,\"stop_reason\":\"max_epochs\",\"parameter_count\":1,\"device\":\"$device\",\"status\":\"finished\"}" > "$dir/summary.tmp"
         # ln creates summary.json atomically and only once: a second completed training of the run is reported.

@@ -12,7 +12,7 @@ public class WorkerTests : IDisposable
 
     static int? ReadEpoch(string runDir)
     {
-        try { return int.Parse(File.ReadAllText(Path.Combine(runDir, "checkpoints", "epoch"))); }
+        try { return int.Parse(File.ReadAllText(Path.Combine(runDir, "checkpoints", "last", "epoch"))); }
         catch (Exception e) when (e is IOException or FormatException) { return null; }
     }
 
