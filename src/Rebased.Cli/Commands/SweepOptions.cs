@@ -42,7 +42,8 @@ public class PlacementSettings : CommandSettings
 
     /// <summary>The default number of runs per GPU: small MQAR models leave a GPU mostly idle, so several share it,
     /// bounded by the CPU cores that feed them (two per run) and by 4.</summary>
-    public static int DefaultRunsPerDevice(int devices) => Math.Clamp(Environment.ProcessorCount / (2 * Math.Max(1, devices)), 1, 4);
+    public static int DefaultRunsPerDevice(int devices, int? cores = null) =>
+        Math.Clamp((cores ?? Environment.ProcessorCount) / (2 * Math.Max(1, devices)), 1, 4);
 
     public int EffectiveRunsPerDevice => RunsPerDevice ?? DefaultRunsPerDevice(DeviceList().Count);
 
