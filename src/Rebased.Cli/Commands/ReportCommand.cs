@@ -26,9 +26,7 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
-        if (settings.Store is null && !File.Exists(RunStore.DefaultSqlitePath))
-            throw new UserError($"no results store at {RunStore.DefaultSqlitePath}: run `rebased sweep FILE` first or give --store");
-        using var store = RunStore.Open(settings.Store);
+        using var store = RunStore.Open(settings.Store, mustExist: true);
         var sweeps = settings.Sweep is null ? store.Sweeps() : [settings.Sweep];
         if (sweeps.Count == 0) throw new UserError($"{store.Description} holds no sweeps");
         foreach (var name in sweeps)

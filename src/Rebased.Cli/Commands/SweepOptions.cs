@@ -8,7 +8,7 @@ namespace Rebased.Cli.Commands;
 public class PlacementSettings : CommandSettings
 {
     [CommandOption("--store <URL>")]
-    [Description("Results store: a SQLite file (default runs/sweeps.db) or postgres://user:pass@host[:port]/db.")]
+    [Description("Results store: a SQLite file (default runs/sweeps.db) or postgres://user:pass@host[[:port]]/db.")]
     public string? Store { get; init; }
 
     [CommandOption("--workers <N>")]

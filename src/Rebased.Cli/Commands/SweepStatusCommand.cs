@@ -26,9 +26,7 @@ public sealed class SweepStatusCommand : Command<SweepStatusCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
-        if (settings.Store is null && !File.Exists(RunStore.DefaultSqlitePath))
-            throw new UserError($"no results store at {RunStore.DefaultSqlitePath}: run `rebased sweep FILE` first or give --store");
-        using var store = RunStore.Open(settings.Store);
+        using var store = RunStore.Open(settings.Store, mustExist: true);
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200; // logs and pipes: no wrapping at 80 columns
         var sweeps = settings.Sweep is null ? store.Sweeps() : [settings.Sweep];
         if (sweeps.Count == 0) { Console.WriteLine($"{store.Description}: no sweeps"); return ExitCodes.Ok; }

@@ -21,19 +21,26 @@ public abstract class RunStore : IDisposable
     public abstract string Description { get; }
 
     /// <summary>Opens the store named by a URL: postgres://user:pass@host[:port]/db, sqlite:PATH, or a file path
-    /// (null: runs/sweeps.db under the current folder). Creates the schema when missing.</summary>
-    public static RunStore Open(string? url)
+    /// (null: runs/sweeps.db under the current folder). Creates the schema when missing; with mustExist, a SQLite
+    /// file that does not exist is an error instead of a new store.</summary>
+    public static RunStore Open(string? url, bool mustExist = false)
     {
-        RunStore store = url switch
+        RunStore store;
+        if (url is not null && (url.StartsWith("postgres://", StringComparison.Ordinal) || url.StartsWith("postgresql://", StringComparison.Ordinal)))
+            store = new PostgresRunStore(url);
+        else
         {
-            null or "" => new SqliteRunStore(DefaultSqlitePath),
-            _ when url.StartsWith("postgres://", StringComparison.Ordinal) || url.StartsWith("postgresql://", StringComparison.Ordinal)
-                => new PostgresRunStore(url),
-            _ when url.StartsWith("sqlite://", StringComparison.Ordinal) => new SqliteRunStore(url["sqlite://".Length..]),
-            _ when url.StartsWith("sqlite:", StringComparison.Ordinal) => new SqliteRunStore(url["sqlite:".Length..]),
-            _ when url.Contains("://", StringComparison.Ordinal) => throw new UserError($"store URL '{url}': unknown scheme (use postgres://user:pass@host/db, sqlite:PATH or a file path)"),
-            _ => new SqliteRunStore(url),
-        };
+            var path = url switch
+            {
+                null or "" => DefaultSqlitePath,
+                _ when url.StartsWith("sqlite://", StringComparison.Ordinal) => url["sqlite://".Length..],
+                _ when url.StartsWith("sqlite:", StringComparison.Ordinal) => url["sqlite:".Length..],
+                _ when url.Contains("://", StringComparison.Ordinal) => throw new UserError($"store URL '{url}': unknown scheme (use postgres://user:pass@host/db, sqlite:PATH or a file path)"),
+                _ => url,
+            };
+            if (mustExist && !File.Exists(path)) throw new UserError($"no results store at {path}: run `rebased sweep FILE` first or give --store");
+            store = new SqliteRunStore(path);
+        }
         try { store.CreateSchema(); }
         catch (DbException e)
         {
