@@ -63,7 +63,8 @@ public static class Figure1Report
                 // Mixers are dodged a little sideways so that overlapping error bars stay readable.
                 var xs = series.Select(p => Array.IndexOf(widths, p.DModel) + offsets[m]).ToArray();
                 var ys = series.Select(p => p.Mean).ToArray();
-                var color = Palette[m % Palette.Length];
+                var style = StyleIndex(mixers, m);
+                var color = Palette[style % Palette.Length];
                 var bars = new ScottPlot.Plottables.ErrorBar(xs, ys, null, null,
                     series.Select(p => p.ErrorAbove).ToArray(), series.Select(p => p.ErrorBelow).ToArray());
                 plot.Add.Plottable(bars);
@@ -74,11 +75,11 @@ public static class Figure1Report
                 line.Color = color;
                 line.LineWidth = 2;
                 line.MarkerSize = 8;
-                line.MarkerShape = Markers[m % Markers.Length];
+                line.MarkerShape = Markers[style % Markers.Length];
                 if (panel == lengths.Length - 1) line.LegendText = Selection.DisplayName(mixers[m]);
             }
             plot.Axes.Bottom.SetTicks(widths.Select((_, i) => (double)i).ToArray(), widths.Select(w => w.ToString(CultureInfo.InvariantCulture)).ToArray());
-            plot.Axes.SetLimits(-0.4, widths.Length - 0.6, -0.03, 1.05);
+            plot.Axes.SetLimits(-0.5, widths.Length - 0.5, -0.03, 1.05);
             plot.Axes.Left.SetTicks([0, 0.2, 0.4, 0.6, 0.8, 1.0], ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
             plot.Grid.MajorLineColor = Colors.Black.WithAlpha(0.12);
             plot.Title($"Sequence length {lengths[panel]}", size: 18);
@@ -88,6 +89,14 @@ public static class Figure1Report
             plot.Axes.Left.TickLabelStyle.FontSize = 14;
         }
         SaveWithLegendBelow(multiplot, multiplot.GetPlot(lengths.Length - 1).Legend, path, panelWidth * lengths.Length, height);
+    }
+
+    /// <summary>A mixer keeps its colour and marker in every figure (paper order); other names follow.</summary>
+    static int StyleIndex(string[] mixers, int m)
+    {
+        var known = Selection.MixerOrder(mixers[m]);
+        return known < Selection.KnownMixerCount ? known
+            : Selection.KnownMixerCount + mixers.Take(m).Count(x => Selection.MixerOrder(x) >= Selection.KnownMixerCount);
     }
 
     /// <summary>Renders the panels and, in a strip under them, one horizontal legend (inside a panel it would

@@ -76,6 +76,8 @@ public static class Selection
         ["rebased", "based", "rwkv", "mamba", "conv_attention", "attention",
          "rebased_x2", "rebased_norm", "rebased_gamma", "rebased_gamma_beta"];
 
+    public static int KnownMixerCount => PaperOrder.Length;
+
     /// <summary>Figure 1's legend order, then the ablation variants, then anything else.</summary>
     public static int MixerOrder(string mixer) => Array.IndexOf(PaperOrder, mixer) is var i and >= 0 ? i : PaperOrder.Length;
 
