@@ -144,6 +144,23 @@ public static class Parity
         device ??= CPU;
         foreach (var file in new[] { target.OutputsFile, target.GradientsFile })
             if (!fixture.Has(file)) throw new UserError($"{fixture.Directory}: {file} missing");
+        // fp32 as the reference ran it: no TF32 in CUDA matmuls and convolutions (CPU ops here are deterministic).
+        bool matmulTf32 = backends.cuda.matmul.allow_tf32, cudnnTf32 = backends.cudnn.allow_tf32;
+        backends.cuda.matmul.allow_tf32 = false;
+        backends.cudnn.allow_tf32 = false;
+        try
+        {
+            return Compare(fixture, target, device);
+        }
+        finally
+        {
+            backends.cuda.matmul.allow_tf32 = matmulTf32;
+            backends.cudnn.allow_tf32 = cudnnTf32;
+        }
+    }
+
+    private static ParityResult Compare(ParityFixture fixture, ParityTarget target, Device device)
+    {
         using var scope = NewDisposeScope();
         using var model = new LanguageModel(WithMixerKwargs(fixture.CreateModelConfig(), target.MixerKwargs));
         StateDictIO.Load(model, fixture.PathOf("model.safetensors"));
