@@ -51,7 +51,8 @@ public static class RunOutputs
             EpochsRun: (int)(Number(summary, "epochs_run") ?? 0),
             WallTimeSeconds: Number(summary, "wall_time_s") ?? 0,
             MetricsJson: ReadMetrics(runDir) ?? "[]",
-            SummaryJson: text);
+            SummaryJson: text,
+            Device: summary.TryGetProperty("device", out var device) && device.ValueKind == JsonValueKind.String ? device.GetString() : null);
     }
 
     /// <summary>metrics.jsonl as a JSON array (a torn last line, from a run killed while writing, is left out).</summary>

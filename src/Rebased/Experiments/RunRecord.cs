@@ -48,4 +48,5 @@ public sealed record RunRecord
 }
 
 /// <summary>What a finished run left in its run directory (summary.json and metrics.jsonl).</summary>
-public sealed record RunOutcome(double BestAccuracy, string StopReason, int EpochsRun, double WallTimeSeconds, string MetricsJson, string SummaryJson);
+public sealed record RunOutcome(double BestAccuracy, string StopReason, int EpochsRun, double WallTimeSeconds, string MetricsJson, string SummaryJson,
+    string? Device = null);

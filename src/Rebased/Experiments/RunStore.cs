@@ -149,8 +149,9 @@ public abstract class RunStore : IDisposable
 
     public bool Finish(RunRecord run, string worker, RunOutcome outcome) => Update(run, worker, $"""
         status = 'finished', finished_at_ms = {NowMs}, lease_until_ms = NULL, best_accuracy = @best,
-        stop_reason = @stop, epochs_run = @epochs, wall_time_s = @wall, metrics_json = @metrics, summary_json = @summary, error = NULL
-        """, ("best", outcome.BestAccuracy), ("stop", outcome.StopReason), ("epochs", outcome.EpochsRun),
+        stop_reason = @stop, epochs_run = @epochs, wall_time_s = @wall, metrics_json = @metrics, summary_json = @summary, error = NULL,
+        device = COALESCE(device, @device)
+        """, ("best", outcome.BestAccuracy), ("device", outcome.Device), ("stop", outcome.StopReason), ("epochs", outcome.EpochsRun),
         ("wall", outcome.WallTimeSeconds), ("metrics", outcome.MetricsJson), ("summary", outcome.SummaryJson));
 
     public bool Fail(RunRecord run, string worker, string error, string? metricsJson) => Update(run, worker, $"""
