@@ -24,6 +24,11 @@ app.Configure(config =>
         sweep.AddCommand<SweepWorkerCommand>("worker").WithDescription("Claim and run a store's runs until none are left (for schedulers).");
     });
     config.AddCommand<ReportCommand>("report").WithDescription("Figure 1 (PNG), its numbers (Markdown, CSV) and a Table-1 summary from a store.");
+    config.AddBranch("bench", bench =>
+    {
+        bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
+        bench.AddCommand<BenchKernelsCommand>("kernels").WithDescription("Time (or --check) every linear-attention form that supports the device and dtype.");
+    });
 });
 
 try
