@@ -28,6 +28,7 @@ app.Configure(config =>
     {
         bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
         bench.AddCommand<BenchKernelsCommand>("kernels").WithDescription("Time (or --check) every linear-attention form that supports the device and dtype.");
+        bench.AddCommand<BenchScansCommand>("scans").WithDescription("Time (or --check) every WKV and selective-scan form that runs on the device.");
     });
 });
 

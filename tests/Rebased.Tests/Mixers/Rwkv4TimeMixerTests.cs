@@ -70,9 +70,9 @@ public class Rwkv4TimeMixerTests
         using var exact = new Rwkv4TimeMixer("m", 8, 0, 2);
         using var recurrent = new Rwkv4TimeMixer("m", 8, 0, 2, wkvForm: "recurrent");
         using var rounded = new Rwkv4TimeMixer("m", 8, 0, 2, roundWkvToBf16: true);
-        Assert.Equal("parallel", exact.Wkv.Name);
+        Assert.Equal("auto", exact.Wkv.Name);
         Assert.Equal("recurrent", recurrent.Wkv.Name);
-        Assert.Equal("parallel-bf16", rounded.Wkv.Name);
+        Assert.Equal("auto-bf16", rounded.Wkv.Name);
         Assert.Throws<UserError>(() => new Rwkv4TimeMixer("m", 8, 0, 2, wkvForm: "fast"));
 
         recurrent.load_state_dict(exact.state_dict());

@@ -31,6 +31,7 @@ internal static unsafe class CpuFusedKernel
     public static void Forward(float* q, float* k, float* v, float* y, float* z, Shape shape,
         PolynomialKernel kernel, float scale, float eps, bool allowVectors = true)
     {
+        if (shape.BH == 0 || shape.T == 0) return;
         bool vec = Vectorised(allowVectors);
         var (groups, items) = WorkItems(shape);
         Parallel.For(0, items, item =>
@@ -48,6 +49,7 @@ internal static unsafe class CpuFusedKernel
     public static void Backward(float* q, float* k, float* v, float* y, float* z, float* dy,
         float* dq, float* dk, float* dv, Shape shape, PolynomialKernel kernel, float scale, float eps, bool allowVectors = true)
     {
+        if (shape.BH == 0 || shape.T == 0) return;
         bool vec = Vectorised(allowVectors);
         var (groups, items) = WorkItems(shape);
         var headLocks = new object[shape.BH];
@@ -83,7 +85,7 @@ internal static unsafe class CpuFusedKernel
         using var o = new Scratch((long)Tile * s.DvP);
         using var a = new Scratch((long)Tile * Tile);
         var zRow = stackalloc float[Tile];
-        PackTransposed(k, s.T, s.D, kt.P, keys, keys);
+        PackTransposedTiles(k, s.T, s.D, s.DP, kt.P, keys);
         PackRows(v, s.T, s.Dv, vp.P, s.DvP, keys, 1f);
 
         for (int qi = group; qi < s.Tiles; qi += groups)
@@ -94,7 +96,7 @@ internal static unsafe class CpuFusedKernel
             new Span<float>(zRow, Tile).Clear();
             for (int kj = 0; kj <= qi; kj++)
             {
-                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + kj * Tile, keys, Tile, Tile, s.D, vec, accumulate: false);
+                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + (long)kj * Tile * s.DP, Tile, Tile, Tile, s.D, vec, accumulate: false);
                 Weights(a.P, null, kernel, kj == qi, vec);
                 RowSums(a.P, zRow, vec);
                 Gemm(o.P, s.DvP, a.P, Tile, 1, vp.P + (long)kj * Tile * s.DvP, s.DvP, Tile, s.DvP, Tile, vec);
@@ -127,9 +129,9 @@ internal static unsafe class CpuFusedKernel
         using var a = new Scratch((long)Tile * Tile);
         using var dp = new Scratch((long)Tile * Tile);
         var dzRow = stackalloc float[Tile];
-        PackTransposed(k, s.T, s.D, kt.P, keys, keys);
+        PackTransposedTiles(k, s.T, s.D, s.DP, kt.P, keys);
         PackRows(k, s.T, s.D, kp.P, s.DP, keys, 1f);
-        PackTransposed(v, s.T, s.Dv, vt.P, keys, keys);
+        PackTransposedTiles(v, s.T, s.Dv, s.DvP, vt.P, keys);
 
         for (int qi = group; qi < s.Tiles; qi += groups)
         {
@@ -152,9 +154,9 @@ internal static unsafe class CpuFusedKernel
             dqTile.Clear();
             for (int kj = 0; kj <= qi; kj++)
             {
-                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + kj * Tile, keys, Tile, Tile, s.D, vec, accumulate: false);
+                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + (long)kj * Tile * s.DP, Tile, Tile, Tile, s.D, vec, accumulate: false);
                 for (int i = 0; i < Tile; i++) new Span<float>(dp.P + i * Tile, Tile).Fill(dzRow[i]);
-                Gemm(dp.P, Tile, g.P, s.DvP, 1, vt.P + kj * Tile, keys, Tile, Tile, s.Dv, vec);
+                Gemm(dp.P, Tile, g.P, s.DvP, 1, vt.P + (long)kj * Tile * s.DvP, Tile, Tile, Tile, s.Dv, vec);
                 Weights(a.P, dp.P, kernel, kj == qi, vec);
                 Gemm(dqTile.P, s.DP, dp.P, Tile, 1, kp.P + (long)kj * Tile * s.DP, s.DP, Tile, s.DP, Tile, vec);
                 Gemm(dkAcc.P + (long)kj * Tile * s.DP, s.DP, dp.P, 1, Tile, qs.P, s.DP, Tile, s.DP, Tile, vec);
@@ -344,14 +346,19 @@ internal static unsafe class CpuFusedKernel
         }
     }
 
-    /// <summary>dst[c, t] = src[t, c] for the first min(rows, srcRows) rows, zero elsewhere (dst is paddedWidth × ld, zeroed by Scratch).</summary>
-    private static void PackTransposed(float* src, int srcRows, int width, float* dst, int ld, int rows)
+    /// <summary>
+    /// The transpose of src [rows, width] in key tiles: tile j holds a paddedWidth × Tile block with element (c, t)
+    /// at dst[(j·paddedWidth + c)·Tile + t − j·Tile]. A row stride of one tile (not of the whole sequence) keeps
+    /// the rows a micro-kernel walks in different L1 sets. Rows ≥ srcRows stay zero (dst is zeroed by Scratch).
+    /// </summary>
+    private static void PackTransposedTiles(float* src, int srcRows, int width, int paddedWidth, float* dst, int rows)
     {
         int real = Math.Min(rows, srcRows);
         for (int t = 0; t < real; t++)
         {
             float* sRow = src + (long)t * width;
-            for (int c = 0; c < width; c++) dst[(long)c * ld + t] = sRow[c];
+            float* tile = dst + (long)(t / Tile) * paddedWidth * Tile + t % Tile;
+            for (int c = 0; c < width; c++) tile[(long)c * Tile] = sRow[c];
         }
     }
 

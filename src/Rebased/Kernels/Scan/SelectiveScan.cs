@@ -14,6 +14,9 @@ public interface ISelectiveScan
     /// <summary>The form's name as used in configs and on the command line (recurrent, parallel).</summary>
     string Name { get; }
 
+    /// <summary>Whether the form runs on tensors of this device and dtype (the composed forms run everywhere).</summary>
+    bool Supports(Device device, ScalarType dtype) => true;
+
     Tensor Forward(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor? d = null, Tensor? z = null,
         Tensor? deltaBias = null, bool deltaSoftplus = false);
 }
@@ -21,16 +24,36 @@ public interface ISelectiveScan
 /// <summary>All selective-scan forms by name, and the parts every form shares.</summary>
 public static class SelectiveScanForms
 {
-    private static readonly ISelectiveScan[] Forms = { new SelectiveScanParallel(), new SelectiveScanRecurrent() };
+    private static readonly SelectiveScanCuda Cuda = new();
+    private static readonly ISelectiveScan[] Forms = { new SelectiveScanParallel(), new SelectiveScanRecurrent(), Cuda };
+    private static readonly ISelectiveScan AutoForm = new SelectiveScanAuto();
 
     public static IReadOnlyList<ISelectiveScan> All => Forms;
 
-    /// <summary>The form called <paramref name="name"/>; "auto" is the parallel form.</summary>
+    /// <summary>The forms that run on tensors of this device and dtype.</summary>
+    public static IEnumerable<ISelectiveScan> Supporting(Device device, ScalarType dtype) => Forms.Where(f => f.Supports(device, dtype));
+
+    /// <summary>
+    /// The form called <paramref name="name"/>; "auto" chooses per call from the tensors: the fused CUDA form
+    /// for float32 CUDA tensors with a state size it supports, the parallel form otherwise.
+    /// </summary>
     public static ISelectiveScan Get(string name) =>
         name == "auto"
-            ? Forms[0]
+            ? AutoForm
             : Forms.FirstOrDefault(f => f.Name == name)
               ?? throw new UserError($"unknown selective-scan form '{name}' (known: auto, {string.Join(", ", Forms.Select(f => f.Name))})");
+
+    /// <summary>The form "auto" runs for these inputs.</summary>
+    public static ISelectiveScan Auto(Tensor u, Tensor a) => Cuda.SupportsInputs(u, a) ? Cuda : Forms[0];
+
+    private sealed class SelectiveScanAuto : ISelectiveScan
+    {
+        public string Name => "auto";
+
+        public Tensor Forward(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor? d = null, Tensor? z = null,
+            Tensor? deltaBias = null, bool deltaSoftplus = false) =>
+            Auto(u, a).Forward(u, delta, a, b, c, d, z, deltaBias, deltaSoftplus);
+    }
 
     /// <summary>The per-step decays exp(Δ·A) and inputs Δ·B·u, both [B, D, L, N], and the effective Δ.</summary>
     internal static (Tensor Decay, Tensor Input) Discretize(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor? deltaBias, bool deltaSoftplus)

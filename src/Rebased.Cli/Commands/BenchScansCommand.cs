@@ -1,0 +1,257 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using Rebased.Kernels.Scan;
+using Rebased.Native;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rebased.Cli.Commands;
+
+/// <summary>
+/// `rebased bench scans`: forward and forward + backward time of every WKV and selective-scan form that runs on
+/// the device (float32), side by side on the same inputs, with the speed-up over the recurrent (reference) form;
+/// with --check, each form's output and every gradient against the recurrent form in float64 instead.
+/// </summary>
+public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--device <DEVICE>")]
+        [Description("cpu or cuda (default cpu)")]
+        [DefaultValue("cpu")]
+        public string Device { get; init; } = "cpu";
+
+        [CommandOption("--check")]
+        [Description("check outputs and all gradients against the recurrent form in float64 (covering shapes plus the given one); exit 1 on failure")]
+        public bool Check { get; init; }
+
+        [CommandOption("--batch <B>")]
+        [Description("batch size (default 4)")]
+        [DefaultValue(4)]
+        public int Batch { get; init; } = 4;
+
+        [CommandOption("--length <L>")]
+        [Description("sequence length (default 256)")]
+        [DefaultValue(256)]
+        public int Length { get; init; } = 256;
+
+        [CommandOption("--channels <C>")]
+        [Description("model width d_model: WKV runs on C channels, the selective scan on Mamba's d_inner = 2·C (default 64)")]
+        [DefaultValue(64)]
+        public int Channels { get; init; } = 64;
+
+        [CommandOption("--states <N>")]
+        [Description("selective-scan state size (default 16)")]
+        [DefaultValue(16)]
+        public int States { get; init; } = 16;
+
+        [CommandOption("--repeats <N>")]
+        [Description("timed runs per form and measurement after one warm-up; the median is shown (default 5)")]
+        [DefaultValue(5)]
+        public int Repeats { get; init; } = 5;
+
+        [CommandOption("--forms <NAMES>")]
+        [Description("comma-separated forms to run (default: every form that runs on the device)")]
+        public string? Forms { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (Device is not ("cpu" or "cuda")) return ValidationResult.Error($"--device '{Device}' must be cpu or cuda");
+            if (Batch < 1 || Length < 1 || Channels < 1 || States < 1) return ValidationResult.Error("--batch, --length, --channels and --states must be positive");
+            if (Repeats < 1) return ValidationResult.Error($"--repeats {Repeats} must be at least 1");
+            return ValidationResult.Success();
+        }
+    }
+
+    private const double Tolerance = 1e-4;
+
+    private sealed record Shape(long Batch, long Length, long Channels, long States)
+    {
+        public override string ToString() => $"B={Batch} L={Length} C={Channels} (d_inner {2 * Channels}) N={States}";
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
+    {
+        TorchRuntime.EnsureLoaded();
+        if (settings.Device == "cuda" && !cuda.is_available()) throw new UserError("--device cuda: no CUDA device is available to libtorch (run `rebased info`)");
+        var device = settings.Device == "cuda" ? CUDA : CPU;
+        var wanted = settings.Forms?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var wkvForms = WkvForms.Supporting(device, ScalarType.Float32).Where(f => wanted is null || wanted.Contains(f.Name)).ToList();
+        var scanForms = SelectiveScanForms.Supporting(device, ScalarType.Float32).Where(f => wanted is null || wanted.Contains(f.Name)).ToList();
+        if (wanted != null && wkvForms.Count + scanForms.Count == 0)
+            throw new UserError($"--forms '{settings.Forms}': no such form runs on {device.type} (forms: {string.Join(", ", WkvForms.All.Select(f => f.Name))})");
+        if (device.type == DeviceType.CUDA) Console.WriteLine($"device {CudaDriver.DeviceName(0)}, NVRTC cache {CudaModules.CacheDirectory}");
+        var shape = new Shape(settings.Batch, settings.Length, settings.Channels, settings.States);
+        return settings.Check
+            ? RunChecks(wkvForms, scanForms, device, shape) ? ExitCodes.Ok : ExitCodes.Failure
+            : RunTimings(wkvForms, scanForms, device, shape, settings.Repeats, cancellation);
+    }
+
+    private sealed record WkvInputs(Tensor Decay, Tensor First, Tensor K, Tensor V);
+
+    private sealed record ScanInputs(Tensor U, Tensor Delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor Z, Tensor Bias)
+    {
+        public Tensor[] All => [U, Delta, A, B, C, D, Z, Bias];
+    }
+
+    private static Tensor Leaf(Tensor t, Device device, ScalarType dtype) => t.to(dtype).to(device).detach().requires_grad_(true);
+
+    /// <summary>Random inputs in the ranges the models see (drawn in float32 on the CPU, so every dtype gets the same values).</summary>
+    private static WkvInputs MakeWkv(Shape s, Device device, ScalarType dtype, int seed)
+    {
+        var g = new Generator((ulong)seed);
+        return new WkvInputs(
+            Leaf(randn(new[] { s.Channels }, generator: g), device, dtype),
+            Leaf(randn(new[] { s.Channels }, generator: g), device, dtype),
+            Leaf(randn(new[] { s.Batch, s.Length, s.Channels }, generator: g) * 2, device, dtype),
+            Leaf(randn(new[] { s.Batch, s.Length, s.Channels }, generator: g), device, dtype));
+    }
+
+    private static ScanInputs MakeScan(Shape s, Device device, ScalarType dtype, int seed)
+    {
+        var g = new Generator((ulong)seed);
+        long d = 2 * s.Channels;
+        return new ScanInputs(
+            Leaf(randn(new[] { s.Batch, d, s.Length }, generator: g), device, dtype),
+            Leaf(randn(new[] { s.Batch, d, s.Length }, generator: g) - 1, device, dtype),
+            Leaf(-(rand(new[] { d, s.States }, generator: g) * s.States + 0.5), device, dtype),
+            Leaf(randn(new[] { s.Batch, s.States, s.Length }, generator: g), device, dtype),
+            Leaf(randn(new[] { s.Batch, s.States, s.Length }, generator: g), device, dtype),
+            Leaf(randn(new[] { d }, generator: g), device, dtype),
+            Leaf(randn(new[] { s.Batch, d, s.Length }, generator: g), device, dtype),
+            Leaf(randn(new[] { d }, generator: g) * 0.5, device, dtype));
+    }
+
+    private static Tensor RunWkv(IWkv form, WkvInputs x) => form.Forward(x.Decay, x.First, x.K, x.V);
+
+    private static Tensor RunScan(ISelectiveScan form, ScanInputs x) =>
+        form.Forward(x.U, x.Delta, x.A, x.B, x.C, x.D, x.Z, x.Bias, deltaSoftplus: true);
+
+    private static Tensor[] Gradients(Tensor y, Tensor probe, Tensor[] inputs) =>
+        autograd.grad([(y * probe).sum()], inputs).ToArray();
+
+    private static double RelativeError(Tensor actual, Tensor expected)
+    {
+        var e = expected.to(ScalarType.Float64).cpu();
+        double norm = e.norm().item<double>();
+        double diff = (actual.to(ScalarType.Float64).cpu() - e).norm().item<double>();
+        return norm == 0 ? diff : diff / norm;
+    }
+
+    private static bool RunChecks(List<IWkv> wkvForms, List<ISelectiveScan> scanForms, Device device, Shape given)
+    {
+        var shapes = new List<Shape> { new(1, 3, 3, 16), new(2, 37, 20, 16), new(3, 300, 40, 16), new(2, 65, 24, 4), new(2, 70, 17, 32), given };
+        Console.WriteLine($"correctness on {device.type} float32: relative error ‖form − ref‖/‖ref‖ against the recurrent form in float64; tolerance {Tolerance:E0} (bf16-rounded WKV: 1E-02)");
+        bool ok = true;
+        int seed = 100;
+        foreach (var shape in shapes)
+        {
+            seed++;
+            using var scope = NewDisposeScope();
+            Console.WriteLine(shape);
+            var wkv32 = MakeWkv(shape, device, ScalarType.Float32, seed);
+            var wkv64 = MakeWkv(shape, device, ScalarType.Float64, seed);
+            var wkvRef = RunWkv(new WkvRecurrent(), wkv64);
+            var wkvProbe = randn(wkvRef.shape, dtype: ScalarType.Float64, generator: new Generator((ulong)seed)).to(device);
+            var wkvRefGrads = Gradients(wkvRef, wkvProbe, [wkv64.Decay, wkv64.First, wkv64.K, wkv64.V]);
+            var wkvRows = wkvForms.Select(f => (f, Tolerance)).ToList();
+            foreach (var f in wkvForms.Where(f => f.Name == "cuda" || (device.type == DeviceType.CPU && f.Name == "parallel")))
+                wkvRows.Add((new Bf16RoundedWkv(f), 1e-2));
+            foreach (var (form, tolerance) in wkvRows)
+            {
+                var y = RunWkv(form, wkv32);
+                var grads = Gradients(y, wkvProbe.to(ScalarType.Float32), [wkv32.Decay, wkv32.First, wkv32.K, wkv32.V]);
+                var errors = new[] { RelativeError(y, wkvRef) }.Concat(grads.Zip(wkvRefGrads, RelativeError)).ToArray();
+                ok &= Report("wkv", form.Name, ["y", "dtime_decay", "dtime_first", "dk", "dv"], errors, tolerance);
+            }
+            if (!ScanShapeRunsRecurrent(shape)) continue;
+            var scan32 = MakeScan(shape, device, ScalarType.Float32, seed);
+            var scan64 = MakeScan(shape, device, ScalarType.Float64, seed);
+            var scanRef = RunScan(new SelectiveScanRecurrent(), scan64);
+            var scanProbe = randn(scanRef.shape, dtype: ScalarType.Float64, generator: new Generator((ulong)seed)).to(device);
+            var scanRefGrads = Gradients(scanRef, scanProbe, scan64.All);
+            foreach (var form in scanForms)
+            {
+                var y = RunScan(form, scan32);
+                var grads = Gradients(y, scanProbe.to(ScalarType.Float32), scan32.All);
+                var errors = new[] { RelativeError(y, scanRef) }.Concat(grads.Zip(scanRefGrads, RelativeError)).ToArray();
+                ok &= Report("selective scan", form.Name, ["y", "du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddelta_bias"], errors, Tolerance);
+            }
+            // Without the optional parts (no D, z, Δ bias or softplus).
+            Tensor[] Plain(ScanInputs x) => [x.U, x.Delta, x.A, x.B, x.C];
+            Tensor RunPlain(ISelectiveScan form, ScanInputs x) => form.Forward(x.U, x.Delta.abs(), x.A, x.B, x.C);
+            var plainRef = RunPlain(new SelectiveScanRecurrent(), scan64);
+            var plainRefGrads = Gradients(plainRef, scanProbe, Plain(scan64));
+            foreach (var form in scanForms)
+            {
+                var y = RunPlain(form, scan32);
+                var grads = Gradients(y, scanProbe.to(ScalarType.Float32), Plain(scan32));
+                var errors = new[] { RelativeError(y, plainRef) }.Concat(grads.Zip(plainRefGrads, RelativeError)).ToArray();
+                ok &= Report("scan, plain", form.Name, ["y", "du", "ddelta", "dA", "dB", "dC"], errors, Tolerance);
+            }
+        }
+        Console.WriteLine(ok ? "all checks passed" : "some checks FAILED");
+        return ok;
+    }
+
+    /// <summary>The float64 recurrent reference keeps [B, D, L, N] per-step tensors: skip shapes too large for it.</summary>
+    private static bool ScanShapeRunsRecurrent(Shape s) => s.Batch * 2 * s.Channels * s.Length * s.States <= 64L << 20;
+
+    private static bool Report(string op, string form, string[] names, double[] errors, double tolerance)
+    {
+        bool passed = errors.All(e => e <= tolerance);
+        Console.WriteLine($"  {op,-15} {form,-14} {string.Join("  ", names.Zip(errors, (n, e) => $"{n} {e:E1}"))}  {(passed ? "pass" : "FAIL")}");
+        return passed;
+    }
+
+    private static int RunTimings(List<IWkv> wkvForms, List<ISelectiveScan> scanForms, Device device, Shape shape, int repeats, CancellationToken cancellation)
+    {
+        manual_seed(0);
+        Console.WriteLine($"{device.type} float32, {shape}; median of {repeats} runs after a warm-up; speed-up = recurrent form's time / form's time");
+        var wkv = MakeWkv(shape, device, ScalarType.Float32, 1);
+        var wkvProbe = randn_like(wkv.V);
+        Console.WriteLine($"WKV [B, T, C] = [{shape.Batch}, {shape.Length}, {shape.Channels}]");
+        Report(wkvForms.Select(f => (f.Name, (Func<Tensor>)(() => RunWkv(f, wkv)), (Tensor[])[wkv.Decay, wkv.First, wkv.K, wkv.V], wkvProbe)), repeats, device, cancellation);
+
+        var scan = MakeScan(shape, device, ScalarType.Float32, 2);
+        var scanProbe = randn_like(scan.U);
+        Console.WriteLine($"selective scan [B, D, L] = [{shape.Batch}, {2 * shape.Channels}, {shape.Length}], N={shape.States}, with D skip, z gate, Δ bias and softplus");
+        Report(scanForms.Select(f => (f.Name, (Func<Tensor>)(() => RunScan(f, scan)), scan.All, scanProbe)), repeats, device, cancellation);
+        return ExitCodes.Ok;
+    }
+
+    private static void Report(IEnumerable<(string Name, Func<Tensor> Forward, Tensor[] Inputs, Tensor Probe)> forms, int repeats, Device device, CancellationToken cancellation)
+    {
+        var rows = new List<(string Name, double Forward, double ForwardBackward)>();
+        foreach (var (name, forward, inputs, probe) in forms)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            double Time(bool backward)
+            {
+                var times = new List<double>();
+                for (int i = 0; i <= repeats; i++)
+                {
+                    using var scope = NewDisposeScope();
+                    if (device.type == DeviceType.CUDA) cuda.synchronize();
+                    var watch = Stopwatch.StartNew();
+                    var y = forward();
+                    if (backward) autograd.grad([(y * probe).sum()], inputs);
+                    if (device.type == DeviceType.CUDA) cuda.synchronize();
+                    if (i > 0) times.Add(watch.Elapsed.TotalMilliseconds);
+                }
+                times.Sort();
+                return times[times.Count / 2];
+            }
+            rows.Add((name, Time(false), Time(true)));
+        }
+        var reference = rows.FirstOrDefault(r => r.Name == "recurrent");
+        Console.WriteLine($"  {"form",-10} {"fwd ms",10} {"fwd+bwd ms",11} {"fwd speed-up",13} {"f+b speed-up",13}");
+        foreach (var (name, fwd, both) in rows)
+        {
+            string Ratio(double referenceMs, double ms) => reference.Name is null ? "-" : $"{referenceMs / ms:F1}x";
+            Console.WriteLine($"  {name,-10} {fwd,10:F3} {both,11:F3} {Ratio(reference.Forward, fwd),13} {Ratio(reference.ForwardBackward, both),13}");
+        }
+    }
+}

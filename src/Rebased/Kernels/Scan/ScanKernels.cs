@@ -1,0 +1,64 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Rebased.Native;
+using static TorchSharp.torch;
+
+namespace Rebased.Kernels.Scan;
+
+/// <summary>
+/// The fused scan kernels of ScanKernels.cu, compiled by NVRTC per device and selective-scan state size,
+/// launched on libtorch's default stream in the device's primary context.
+/// </summary>
+internal static unsafe partial class ScanKernels
+{
+    public const uint WkvThreads = 128;
+    public const uint SelectiveScanThreads = 512;
+    public const int Chunk = 32;
+
+    [LibraryImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
+    private static partial IntPtr TensorData(IntPtr tensor);
+
+    /// <summary>Address of the first element (storage offset included) of a tensor, or null for none.</summary>
+    public static IntPtr Pointer(Tensor? t) => t is null ? IntPtr.Zero : TensorData(t.Handle);
+
+    /// <summary>
+    /// The sum over dimension 0 of a kernel's partial results (e.g. [B, C] → [C]). Spelt with an array:
+    /// a literal 0 in <c>sum(0)</c> converts to a ScalarType and sums everything.
+    /// </summary>
+    public static Tensor SumOverFirstDimension(Tensor partials) => partials.sum(new long[] { 0 });
+
+    public static int Ordinal(Tensor t) => Math.Max(0, (int)t.device.index);
+
+    /// <summary>State sizes the selective-scan kernels support: one lane per state, whole groups per warp.</summary>
+    public static bool SupportsStateSize(long n) => n is 1 or 2 or 4 or 8 or 16 or 32;
+
+    private static readonly Lazy<string> Source = new(() =>
+    {
+        var assembly = Assembly.GetExecutingAssembly();
+        using var stream = assembly.GetManifestResourceStream(
+            assembly.GetManifestResourceNames().Single(n => n.EndsWith("ScanKernels.cu", StringComparison.Ordinal)))!;
+        return new StreamReader(stream).ReadToEnd();
+    });
+
+    private static readonly Dictionary<(int Ordinal, int States, string Name), IntPtr> Functions = new();
+
+    public static IntPtr Function(int ordinal, int states, string name)
+    {
+        lock (Functions)
+        {
+            if (Functions.TryGetValue((ordinal, states, name), out var f)) return f;
+            var module = CudaModules.Get(ordinal, "ScanKernels.cu", Source.Value, [$"NSTATE={states}"]);
+            f = CudaDriver.GetFunction(module, name, 0);
+            Functions[(ordinal, states, name)] = f;
+            return f;
+        }
+    }
+
+    public static void Launch(Tensor anyInput, int states, string name, (uint X, uint Y, uint Z) grid, uint threads, void** args)
+    {
+        int ordinal = Ordinal(anyInput);
+        var f = Function(ordinal, states, name);
+        CudaDriver.UsePrimaryContext(ordinal);
+        CudaDriver.Launch(f, grid, threads, 0, args, name);
+    }
+}
