@@ -43,14 +43,15 @@ public class KillAndResumeTests : IDisposable
     [Fact]
     public void SweepKilledAtRandomPointsFinishesEveryRunExactlyOnce()
     {
-        var file = _kit.WriteSweep("killed", "  model.d_model: {values: [8, 16, 24, 32, 40, 48]}\n  learning_rate: {value: 1e-3}");
-        var trainer = _kit.TrainerWords(epochs: 4, epochSeconds: 0.08);
+        var file = _kit.WriteSweep("killed", "  model.d_model: {values: [8, 16, 24, 32, 40, 48, 56, 64]}\n  learning_rate: {value: 1e-3}");
+        // 8 runs of 0.6 s on 2 workers: 2.4 s of training, more than two attempts of at most 1.2 s each.
+        var trainer = _kit.TrainerWords(epochs: 6, epochSeconds: 0.1);
         var random = new Random(20240214);
         int kills = 0;
         for (int attempt = 0; attempt < 5; attempt++)
         {
             using var sweep = _kit.StartCli(trainer, SweepArgs(file));
-            Thread.Sleep(random.Next(300, 1500));
+            Thread.Sleep(random.Next(300, 1200));
             if (sweep.HasExited) break;
             sweep.Kill(); // SIGKILL to the sweep only: its trainers are orphaned, as with kill -9
             sweep.WaitForExit();
@@ -59,7 +60,7 @@ public class KillAndResumeTests : IDisposable
         using var final = _kit.StartCli(trainer, SweepArgs(file));
         Assert.Equal(0, RunToEnd(final));
         Assert.True(kills >= 2, $"the sweep was killed {kills} times");
-        AssertEachRunFinishedExactlyOnce("killed", 6);
+        AssertEachRunFinishedExactlyOnce("killed", 8);
     }
 
     [Fact]
