@@ -16,6 +16,14 @@ app.Configure(config =>
         data.AddCommand<DataMqarCommand>("mqar").WithDescription("Generate an MQAR set (the reference's _mqar) and write it as safetensors or preview it.");
     });
     config.AddCommand<InfoCommand>("info").WithDescription("Show .NET, TorchSharp, libtorch and CUDA facts: the first thing to run when something fails.");
+    config.AddBranch("sweep", sweep =>
+    {
+        sweep.SetDescription("Run a grid sweep (W&B sweep YAML) with a results store; re-run to resume.");
+        sweep.AddCommand<SweepCommand>("run").WithDescription("Run a sweep file's runs here (also: `rebased sweep FILE ...`).");
+        sweep.AddCommand<SweepStatusCommand>("status").WithDescription("Counts and a table of a store's runs.");
+        sweep.AddCommand<SweepWorkerCommand>("worker").WithDescription("Claim and run a store's runs until none are left (for schedulers).");
+    });
+    config.AddCommand<ReportCommand>("report").WithDescription("Figure 1 (PNG), its numbers (Markdown, CSV) and a Table-1 summary from a store.");
     config.AddBranch("bench", bench =>
     {
         bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
@@ -26,7 +34,7 @@ app.Configure(config =>
 
 try
 {
-    return app.Run(args.Where(a => a != "--verbose"));
+    return app.Run(SweepCommand.WithExplicitRun(args.Where(a => a != "--verbose").ToArray()));
 }
 catch (Exception e) when (e is CommandParseException or CommandConfigurationException or CommandRuntimeException)
 {

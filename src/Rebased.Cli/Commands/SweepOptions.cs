@@ -1,0 +1,90 @@
+using System.ComponentModel;
+using Rebased.Experiments;
+using Spectre.Console.Cli;
+
+namespace Rebased.Cli.Commands;
+
+/// <summary>Where runs execute: `--workers N` CPU processes, or `--devices a,b --runs-per-device M` on GPUs.</summary>
+public class PlacementSettings : CommandSettings
+{
+    [CommandOption("--store <URL>")]
+    [Description("Results store: a SQLite file (default runs/sweeps.db) or postgres://user:pass@host[[:port]]/db.")]
+    public string? Store { get; init; }
+
+    [CommandOption("--workers <N>")]
+    [Description("Runs at once on this machine without --devices (default 1).")]
+    public int? Workers { get; init; }
+
+    [CommandOption("--devices <LIST>")]
+    [Description("Comma-separated devices, e.g. cuda:0,cuda:1; each run gets --device.")]
+    public string? Devices { get; init; }
+
+    [CommandOption("--runs-per-device <M>")]
+    [Description("Runs at once per device (default: CPU cores / (2 x devices), between 1 and 4).")]
+    public int? RunsPerDevice { get; init; }
+
+    [CommandOption("--lease-seconds <S>")]
+    [Description("A run whose worker has not renewed its lease for this long is claimed again (default 120).")]
+    public int LeaseSeconds { get; init; } = 120;
+
+    public override Spectre.Console.ValidationResult Validate()
+    {
+        if (Workers is < 1) return Spectre.Console.ValidationResult.Error("--workers must be at least 1");
+        if (RunsPerDevice is < 1) return Spectre.Console.ValidationResult.Error("--runs-per-device must be at least 1");
+        if (Devices is not null && Workers is not null) return Spectre.Console.ValidationResult.Error("give either --workers or --devices with --runs-per-device, not both");
+        if (Devices is null && RunsPerDevice is not null) return Spectre.Console.ValidationResult.Error("--runs-per-device needs --devices");
+        if (LeaseSeconds < 4) return Spectre.Console.ValidationResult.Error("--lease-seconds must be at least 4");
+        return base.Validate();
+    }
+
+    public IReadOnlyList<string> DeviceList() =>
+        Devices?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+
+    /// <summary>The default number of runs per GPU: small MQAR models leave a GPU mostly idle, so several share it,
+    /// bounded by the CPU cores that feed them (two per run) and by 4.</summary>
+    public static int DefaultRunsPerDevice(int devices, int? cores = null) =>
+        Math.Clamp((cores ?? Environment.ProcessorCount) / (2 * Math.Max(1, devices)), 1, 4);
+
+    public int EffectiveRunsPerDevice => RunsPerDevice ?? DefaultRunsPerDevice(DeviceList().Count);
+
+    /// <summary>One device entry per concurrent run.</summary>
+    public IReadOnlyList<string?> Slots()
+    {
+        var devices = DeviceList();
+        if (devices.Count == 0) return Enumerable.Repeat<string?>(null, Workers ?? 1).ToList();
+        return Enumerable.Range(0, EffectiveRunsPerDevice).SelectMany(_ => devices).Select(d => (string?)d).ToList();
+    }
+
+    public ExecutorOptions ExecutorOptions(string? sweep, IReadOnlyCollection<string>? shownKeys)
+    {
+        var slots = Slots();
+        return new ExecutorOptions
+        {
+            Slots = slots,
+            Sweep = sweep,
+            Lease = TimeSpan.FromSeconds(LeaseSeconds),
+            ThreadsPerRun = Math.Max(1, Environment.ProcessorCount / slots.Count),
+            ShownKeys = shownKeys,
+            Log = line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"),
+        };
+    }
+}
+
+/// <summary>Runs an executor until it is done or Ctrl-C / SIGTERM stops it (children stopped, runs given back).</summary>
+public static class SweepRunner
+{
+    public static ExecutorSummary Run(RunStore store, ExecutorOptions options, CancellationToken external)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(external);
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; stop.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
+        try
+        {
+            var executor = new SweepExecutor(store, TrainerCommand.FromEnvironmentOrSelf(), options);
+            return executor.RunAsync(stop.Token).GetAwaiter().GetResult();
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+    }
+}

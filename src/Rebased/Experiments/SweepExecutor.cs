@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Rebased.Experiments;
+
+public sealed class ExecutorOptions
+{
+    /// <summary>One entry per concurrent run: the device passed to the trainer (null: the trainer's default).</summary>
+    public required IReadOnlyList<string?> Slots { get; init; }
+    /// <summary>Only runs of this sweep (null: any sweep in the store).</summary>
+    public string? Sweep { get; init; }
+    public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(120);
+    /// <summary>CPU threads per child (OMP_NUM_THREADS/MKL_NUM_THREADS) unless the environment sets them.</summary>
+    public int? ThreadsPerRun { get; init; }
+    /// <summary>When nothing is pending, keep polling while other workers hold runs (their leases may expire).</summary>
+    public bool WaitForOtherWorkers { get; init; } = true;
+    public Action<string> Log { get; init; } = _ => { };
+    /// <summary>How long a trainer may take to stop after Ctrl-C before it is killed.</summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Override keys shown in log lines (null: all).</summary>
+    public IReadOnlyCollection<string>? ShownKeys { get; init; }
+}
+
+public sealed record ExecutorSummary(int Finished, int Failed, int Interrupted);
+
+/// <summary>
+/// Runs a store's pending runs as child processes (`rebased train …`), several at once: each slot claims a run,
+/// starts the trainer (with --resume when the run directory holds a checkpoint), renews the run's lease while it
+/// trains, and records the outcome. A crashing child marks only its run failed. On cancellation (Ctrl-C, SIGTERM)
+/// the children are stopped and their runs given back as pending, to be resumed from their checkpoints.
+/// </summary>
+public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, ExecutorOptions options)
+{
+    public static string WorkerPrefix => $"{Environment.MachineName}:{Environment.ProcessId}:";
+
+    int _finished, _failed, _interrupted;
+
+    public async Task<ExecutorSummary> RunAsync(CancellationToken cancellation)
+    {
+        var slots = options.Slots.Select((device, i) => Task.Run(() => SlotLoopAsync(WorkerPrefix + i, device, cancellation))).ToArray();
+        await Task.WhenAll(slots);
+        return new ExecutorSummary(_finished, _failed, _interrupted);
+    }
+
+    async Task SlotLoopAsync(string worker, string? device, CancellationToken cancellation)
+    {
+        var poll = TimeSpan.FromTicks(Math.Min(options.Lease.Ticks / 2, TimeSpan.FromSeconds(5).Ticks));
+        while (!cancellation.IsCancellationRequested)
+        {
+            var run = store.Claim(worker, device, options.Lease, options.Sweep);
+            if (run is null)
+            {
+                if (!options.WaitForOtherWorkers || store.CountRunningElsewhere(WorkerPrefix, options.Sweep) == 0) return;
+                try { await Task.Delay(poll, cancellation); } catch (OperationCanceledException) { return; }
+                continue;
+            }
+            await RunOneAsync(run, worker, device, cancellation);
+        }
+    }
+
+    async Task RunOneAsync(RunRecord run, string worker, string? device, CancellationToken cancellation)
+    {
+        var label = $"{run.ConfigHash} [{run.Describe(options.ShownKeys)}]";
+        if (RunOutputs.ReadFinished(run.RunDir) is { } done)
+        {
+            // The trainer finished but its result was not recorded (the sweep was killed in between).
+            if (store.Finish(run, worker, done)) { Interlocked.Increment(ref _finished); options.Log($"recorded {label}: accuracy {done.BestAccuracy:F4} (finished earlier)"); }
+            return;
+        }
+        bool resume = RunOutputs.HasCheckpoint(run.RunDir);
+        if (!resume) RunOutputs.ClearPartialRun(run.RunDir);
+        Directory.CreateDirectory(run.RunDir);
+        var args = trainer.Arguments(run, device, resume);
+        var start = new ProcessStartInfo(trainer.Program[0]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        if (options.ThreadsPerRun is { } threads)
+            foreach (var name in new[] { "OMP_NUM_THREADS", "MKL_NUM_THREADS" })
+                if (Environment.GetEnvironmentVariable(name) is null) start.Environment[name] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        using var log = new StreamWriter(Path.Combine(run.RunDir, RunOutputs.TrainLog), append: true) { AutoFlush = true };
+        var errorTail = new StringBuilder();
+        log.WriteLine($"# {DateTimeOffset.UtcNow:O} {worker}: {trainer.Program[0]} {string.Join(" ", args)}");
+
+        using var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (log)
+            {
+                log.WriteLine(e.Data);
+                errorTail.AppendLine(e.Data);
+                if (errorTail.Length > 4000) errorTail.Remove(0, errorTail.Length - 4000);
+            }
+        };
+        try { process.Start(); }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            store.Fail(run, worker, $"cannot start the trainer '{trainer.Program[0]}': {e.Message}", null);
+            Interlocked.Increment(ref _failed);
+            options.Log($"failed  {label}: cannot start the trainer: {e.Message}");
+            return;
+        }
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        options.Log($"started {label}{(device is null ? "" : $" on {device}")}{(resume ? " (resuming)" : "")}");
+
+        using var stopHeartbeat = new CancellationTokenSource();
+        bool leaseLost = false;
+        var heartbeat = Task.Run(async () =>
+        {
+            var interval = options.Lease / 4;
+            while (!stopHeartbeat.IsCancellationRequested)
+            {
+                try { await Task.Delay(interval, stopHeartbeat.Token); } catch (OperationCanceledException) { return; }
+                bool held;
+                try { held = store.Heartbeat(run, worker, options.Lease); }
+                catch (Exception) { continue; } // a store hiccup; the next beat retries before the lease runs out
+                if (!held) { leaseLost = true; Kill(process); return; }
+            }
+        });
+
+        try { await process.WaitForExitAsync(cancellation); }
+        catch (OperationCanceledException) { await InterruptAsync(process); }
+        process.WaitForExit(); // drains the output readers
+        stopHeartbeat.Cancel();
+        await heartbeat;
+
+        if (leaseLost) { options.Log($"lost    {label}: its lease expired and another worker took it"); return; }
+        if (process.ExitCode != 0 && !cancellation.IsCancellationRequested)
+        {
+            // Ctrl-C reaches the children too; give the sweep's own handler a moment to see it.
+            try { await Task.Delay(500, cancellation); } catch (OperationCanceledException) { }
+        }
+        if (cancellation.IsCancellationRequested)
+        {
+            store.Release(run, worker);
+            Interlocked.Increment(ref _interrupted);
+            options.Log($"stopped {label}: will resume from its checkpoint");
+            return;
+        }
+        if (process.ExitCode == 0 && RunOutputs.ReadFinished(run.RunDir) is { } outcome)
+        {
+            if (store.Finish(run, worker, outcome)) Interlocked.Increment(ref _finished);
+            options.Log($"done    {label}: accuracy {outcome.BestAccuracy:F4} ({outcome.StopReason}, {outcome.EpochsRun} epochs)");
+            return;
+        }
+        string tail;
+        lock (log) tail = LastLines(errorTail.ToString(), 3);
+        var error = process.ExitCode == 0
+            ? "the trainer exited without writing a finished summary.json"
+            : $"the trainer exited with code {process.ExitCode}{(tail.Length > 0 ? ": " + tail : "")}";
+        store.Fail(run, worker, error, RunOutputs.ReadMetrics(run.RunDir));
+        Interlocked.Increment(ref _failed);
+        options.Log($"failed  {label}: {error}");
+    }
+
+    static string LastLines(string text, int count) =>
+        string.Join(" | ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(count));
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    static extern int SendSignal(int pid, int signal);
+
+    const int SigInt = 2;
+
+    /// <summary>Asks the trainer to stop as Ctrl-C does (it writes its checkpoint at the next step boundary), and
+    /// kills it when it has not stopped within the grace period.</summary>
+    async Task InterruptAsync(Process process)
+    {
+        if (!process.HasExited) SendSignal(process.Id, SigInt);
+        using var grace = new CancellationTokenSource(options.StopGrace);
+        try { await process.WaitForExitAsync(grace.Token); }
+        catch (OperationCanceledException) { Kill(process); await process.WaitForExitAsync(CancellationToken.None); }
+    }
+
+    static void Kill(Process process)
+    {
+        try { if (!process.HasExited) process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { }
+    }
+
+    /// <summary>
+    /// Puts back runs that a killed sweep on this machine left 'running' (its process is gone): a trainer it left
+    /// behind (a process whose arguments hold `--run-dir` and the run's directory) is stopped, a run whose trainer
+    /// had finished is recorded as finished, the others become pending and resume from their checkpoints.
+    /// </summary>
+    public static (int Recorded, int Released) RecoverLocal(RunStore store, string? sweep)
+    {
+        int recorded = 0, released = 0;
+        var host = Environment.MachineName + ":";
+        foreach (var run in store.List(sweep).Where(r => r.Status == RunStatus.Running && r.Worker?.StartsWith(host, StringComparison.Ordinal) == true))
+        {
+            var parts = run.Worker!.Split(':');
+            if (parts.Length < 3 || !int.TryParse(parts[1], out var pid) || pid == Environment.ProcessId || IsAlive(pid)) continue;
+            StopOrphanedTrainers(run.RunDir);
+            if (RunOutputs.ReadFinished(run.RunDir) is { } outcome) { if (store.Finish(run, run.Worker, outcome)) recorded++; }
+            else if (store.Release(run, run.Worker)) released++;
+        }
+        return (recorded, released);
+    }
+
+    static bool IsAlive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..].FirstOrDefault();
+            return state is not ('Z' or 'X');
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return true; }
+    }
+
+    static void StopOrphanedTrainers(string runDir)
+    {
+        var marker = $"\0--run-dir\0{runDir}\0";
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), out var pid) || pid == Environment.ProcessId) continue;
+            try
+            {
+                if (!(File.ReadAllText(Path.Combine(proc, "cmdline")) + "\0").Contains(marker, StringComparison.Ordinal)) continue;
+                using var orphan = Process.GetProcessById(pid);
+                orphan.Kill(entireProcessTree: true);
+                orphan.WaitForExit(10_000);
+            }
+            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or UnauthorizedAccessException) { }
+        }
+    }
+}
