@@ -18,9 +18,15 @@ public static class ConfigWriter
         return text.EndsWith("...\n", StringComparison.Ordinal) ? text[..^4] : text;
     }
 
-    /// <summary>The first 8 hex digits of the SHA-256 of the config's YAML: names runs with identical settings alike.</summary>
-    public static string ShortHash(RunConfig config) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ToYaml(config))))[..8];
+    /// <summary>
+    /// The first 8 hex digits of the SHA-256 of the config's YAML without its device: names runs with
+    /// identical settings alike, and lets a run resume on another device.
+    /// </summary>
+    public static string ShortHash(RunConfig config)
+    {
+        var lines = ToYaml(config).Split('\n').Where(l => !l.StartsWith("device:", StringComparison.Ordinal));
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', lines))))[..8];
+    }
 
     private static YamlNode Node(object? value)
     {

@@ -112,10 +112,7 @@ public sealed class Trainer
                 {
                     SeedDropout(epoch, b);
                     var batch = _train.Batch(epoch, b);
-                    var logits = SupervisedLoss.SupervisedLogits(_model, batch);
-                    var loss = SupervisedLoss.Loss(logits, batch.Targets);
-                    (AccumulationSteps > 1 ? loss / AccumulationSteps : loss).backward();
-                    var detached = loss.detach();
+                    var detached = ForwardBackward(_model, batch, AccumulationSteps);
                     lossSum.add_(detached);
                     nonFinite.logical_or_(detached.isfinite().logical_not());
                     lossCount++;
@@ -179,6 +176,18 @@ public sealed class Trainer
             optimizer.ZeroGrad();
             return Finish(StopReasons.Diverged, epoch + 1);
         }
+    }
+
+    /// <summary>
+    /// One micro-batch: loss at the supervised positions, backward of loss / accumulation (gradients add up
+    /// over the step's micro-batches). Returns the undivided loss, detached, on the device.
+    /// </summary>
+    public static Tensor ForwardBackward(TrainingModel model, SupervisedBatch batch, int accumulationSteps)
+    {
+        var logits = SupervisedLoss.SupervisedLogits(model, batch);
+        var loss = SupervisedLoss.Loss(logits, batch.Targets);
+        (accumulationSteps > 1 ? loss / accumulationSteps : loss).backward();
+        return loss.detach();
     }
 
     /// <summary>Valid loss (mean of the batch losses, as the reference) and accuracy over every supervised test position.</summary>
