@@ -6,13 +6,28 @@ namespace Rebased.Cli.Commands;
 
 public sealed class InfoCommand : Command<InfoCommand.Settings>
 {
-    public sealed class Settings : CommandSettings { }
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--check-device")]
+        [System.ComponentModel.Description("Also compute a matmul and its gradient on every CUDA device and compare with the CPU.")]
+        public bool CheckDevice { get; init; }
+    }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         var table = new Table().NoBorder().HideHeaders().AddColumn("key").AddColumn("value");
         foreach (var (key, value) in TorchRuntime.Describe()) table.AddRow(Markup.Escape(key), Markup.Escape(value));
         AnsiConsole.Write(table);
-        return ExitCodes.Ok;
+        if (!settings.CheckDevice) return ExitCodes.Ok;
+        var checks = TorchRuntime.CheckDevices();
+        if (checks.Count == 0) AnsiConsole.WriteLine("device check: no CUDA device to compare with the CPU");
+        bool ok = true;
+        foreach (var (device, diff) in checks)
+        {
+            bool pass = diff < 1e-9;
+            ok &= pass;
+            AnsiConsole.WriteLine($"device check {device}: max |cuda - cpu| = {diff:E2} (float64 matmul + tanh gradient) {(pass ? "PASS" : "FAIL")}");
+        }
+        return ok ? ExitCodes.Ok : ExitCodes.Failure;
     }
 }

@@ -27,6 +27,10 @@ public static class TorchRuntime
         {
             if (_initialised) return;
             if (LibtorchOverride is { } dir) PreloadFrom(dir);
+            else if (!BundledLibtorchPresent())
+                throw new InvalidOperationException(
+                    $"no libtorch found next to the application and {LibtorchVariable} is not set: set {LibtorchVariable} to a libtorch 'lib' folder " +
+                    "(e.g. a PyTorch installation's torch/lib) or build with the libtorch-cpu-linux-x64 package");
             try
             {
                 torch.InitializeDeviceType(DeviceType.CPU);
@@ -38,6 +42,42 @@ public static class TorchRuntime
                     $": {e.Message}. Run `rebased info` for details; see README.md, Troubleshooting.", e);
             }
             _initialised = true;
+        }
+    }
+
+    private static bool BundledLibtorchPresent() =>
+        new[] { "", "runtimes/linux-x64/native" }.Any(sub => File.Exists(Path.Combine(AppContext.BaseDirectory, sub, "libtorch_cpu.so")));
+
+    /// <summary>
+    /// Runs a small matmul and autograd computation on the CPU and on every CUDA device and returns,
+    /// per device, the largest absolute difference from the CPU result (float64 inputs).
+    /// </summary>
+    public static IReadOnlyList<(string Device, double MaxAbsDifference)> CheckDevices()
+    {
+        EnsureLoaded();
+        var results = new List<(string, double)>();
+        using var generator = new torch.Generator(1234);
+        using var a = torch.randn(new long[] { 256, 256 }, torch.ScalarType.Float64, generator: generator);
+        using var b = torch.randn(new long[] { 256, 256 }, torch.ScalarType.Float64, generator: generator);
+        var reference = Compute(a, b);
+        int count = torch.cuda.is_available() ? torch.cuda.device_count() : 0;
+        for (int i = 0; i < count; i++)
+        {
+            var device = torch.device(DeviceType.CUDA, i);
+            var (product, gradient) = Compute(a.to(device), b.to(device));
+            double diff = Math.Max(
+                (product.cpu() - reference.Product).abs().max().item<double>(),
+                (gradient.cpu() - reference.Gradient).abs().max().item<double>());
+            results.Add(($"cuda:{i}", diff));
+        }
+        return results;
+
+        static (torch.Tensor Product, torch.Tensor Gradient) Compute(torch.Tensor x, torch.Tensor y)
+        {
+            var leaf = x.detach().requires_grad_(true);
+            var product = torch.matmul(leaf, y);
+            product.tanh().sum().backward();
+            return (product.detach(), leaf.grad!);
         }
     }
 
@@ -114,10 +154,11 @@ public static class TorchRuntime
         foreach (var candidate in new[] { Path.Combine(dir, "..", "version.py"), Path.Combine(dir, "..", "build-version") })
         {
             if (!File.Exists(candidate)) continue;
+            bool python = candidate.EndsWith(".py", StringComparison.Ordinal);
             foreach (var line in File.ReadLines(candidate))
             {
-                if (line.StartsWith("__version__", StringComparison.Ordinal)) return line.Split('=')[1].Trim().Trim('\'', '"');
-                if (!line.Contains('=') && line.Trim().Length > 0) return line.Trim();
+                if (python && line.StartsWith("__version__", StringComparison.Ordinal)) return line.Split('=')[1].Trim().Trim('\'', '"');
+                if (!python && line.Trim().Length > 0) return line.Trim();
             }
         }
         return "2.10.0 (TorchSharp package)";

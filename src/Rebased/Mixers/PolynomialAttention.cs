@@ -1,0 +1,93 @@
+using Rebased.Kernels.LinearAttention;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace Rebased.Mixers;
+
+/// <summary>
+/// What Based and ReBased share: q, k = W_q u, W_k u ∈ ℝ^{H·F} and v = W_v u ∈ ℝ^{H·P} (no biases,
+/// P = ⌊d / H⌋), an optional transform of q and k over all H·F features jointly, causal normalised
+/// polynomial linear attention per head with scale 1/√F and eps 1e-12, and o = W_o concat_heads(y).
+/// Parameter names: proj_q, proj_k, proj_v, proj_o (then ln_q, ln_k where the mixer has them).
+/// </summary>
+public abstract class PolynomialAttention : nn.Module<Tensor, Tensor>
+{
+    public const double DefaultEps = 1e-12;
+
+    [ComponentName(Name = "proj_q")] private readonly Linear _projQ;
+    [ComponentName(Name = "proj_k")] private readonly Linear _projK;
+    [ComponentName(Name = "proj_v")] private readonly Linear _projV;
+    [ComponentName(Name = "proj_o")] private readonly Linear _projO;
+
+    protected PolynomialAttention(string name, int dModel, int featureDim, int numHeads, PolynomialKernel kernel, string attentionForm, double eps)
+        : base(name)
+    {
+        if (featureDim < 1 || numHeads < 1) throw new UserError($"{name}: feature_dim and num_heads must be positive");
+        if (dModel / numHeads < 1) throw new UserError($"{name}: d_model {dModel} is smaller than num_heads {numHeads} (head width ⌊d/H⌋ would be 0)");
+        if (attentionForm != "auto" && !LinearAttentionForms.Names.Contains(attentionForm))
+            throw new UserError($"{name}: unknown attention_form '{attentionForm}' (known: auto, {string.Join(", ", LinearAttentionForms.Names)})");
+        FeatureDim = featureDim;
+        NumHeads = numHeads;
+        HeadDim = dModel / numHeads;
+        Kernel = kernel;
+        AttentionForm = attentionForm;
+        Eps = eps;
+        _projQ = nn.Linear(dModel, featureDim * numHeads, hasBias: false);
+        _projK = nn.Linear(dModel, featureDim * numHeads, hasBias: false);
+        _projV = nn.Linear(dModel, numHeads * HeadDim, hasBias: false);
+        _projO = nn.Linear(numHeads * HeadDim, dModel, hasBias: false);
+        register_module("proj_q", _projQ);
+        register_module("proj_k", _projK);
+        register_module("proj_v", _projV);
+        register_module("proj_o", _projO);
+    }
+
+    public int FeatureDim { get; }
+    public int NumHeads { get; }
+    /// <summary>Value width per head, ⌊d_model / num_heads⌋ (so H·P = 12·⌊d/12⌋ can be less than d).</summary>
+    public int HeadDim { get; }
+    public PolynomialKernel Kernel { get; }
+    /// <summary>The linear-attention form ("auto" or a name from <see cref="LinearAttentionForms"/>).</summary>
+    public string AttentionForm { get; }
+    public double Eps { get; }
+    public double Scale => 1.0 / Math.Sqrt(FeatureDim);
+
+    /// <summary>The transform of q and k ([B, L, H·F]) before the head split; identity unless overridden.</summary>
+    protected virtual (Tensor Q, Tensor K) TransformQueryKey(Tensor q, Tensor k) => (q, k);
+
+    public override Tensor forward(Tensor u)
+    {
+        using var scope = NewDisposeScope();
+        long b = u.shape[0], l = u.shape[1];
+        var (q, k) = TransformQueryKey(_projQ.forward(u), _projK.forward(u));
+        var v = _projV.forward(u);
+        q = q.view(b, l, NumHeads, FeatureDim).transpose(1, 2);
+        k = k.view(b, l, NumHeads, FeatureDim).transpose(1, 2);
+        v = v.view(b, l, NumHeads, HeadDim).transpose(1, 2);
+        var form = LinearAttentionForms.Get(AttentionForm, v.device, v.dtype);
+        var y = form.Forward(q, k, v, Kernel, Scale, Eps);
+        var o = _projO.forward(y.transpose(1, 2).reshape(b, l, NumHeads * HeadDim));
+        return o.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Reads the arguments both mixers take; num_key_value_heads must equal num_heads (as every reference config has it).</summary>
+    protected static (int FeatureDim, int NumHeads, string Form, double Eps) ReadCommon(MixerKwargs kwargs)
+    {
+        int featureDim = kwargs.Int("feature_dim", 16);
+        int numHeads = kwargs.Int("num_heads", 12);
+        int kvHeads = kwargs.Int("num_key_value_heads", 12);
+        if (kvHeads != numHeads)
+            throw new UserError($"{kwargs.Mixer}: num_key_value_heads ({kvHeads}) must equal num_heads ({numHeads})");
+        var featureName = kwargs.String("feature_name", "taylor_exp");
+        if (featureName != "taylor_exp")
+            throw new UserError($"{kwargs.Mixer}: feature_name '{featureName}' is not supported (the kernel is fixed by the mixer; use taylor_exp)");
+        if (!kwargs.Bool("causal", true)) throw new UserError($"{kwargs.Mixer}: only causal attention is supported");
+        var mode = kwargs.String("mode", "parallel");
+        if (mode != "parallel")
+            throw new UserError($"{kwargs.Mixer}: mode '{mode}' is not supported (the reference implements only 'parallel'; choose a kernel with attention_form)");
+        kwargs.Int("l_max", 0);
+        return (featureDim, numHeads, kwargs.String("attention_form", "auto"), kwargs.Double("eps", DefaultEps));
+    }
+}

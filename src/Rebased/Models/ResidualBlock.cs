@@ -1,0 +1,39 @@
+using Rebased.Configs;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rebased.Models;
+
+/// <summary>
+/// One layer of the backbone in the reference's residual-stream form: takes the previous block's
+/// (hidden, residual) — (embeddings, null) for the first — and returns the next pair.
+/// </summary>
+public abstract class ResidualBlock : nn.Module
+{
+    protected ResidualBlock(string name) : base(name) { }
+
+    public abstract (Tensor Hidden, Tensor? Residual) Forward(Tensor hidden, Tensor? residual);
+}
+
+/// <summary>Builds the blocks named by <c>block_type</c>.</summary>
+public static class BlockFactory
+{
+    private static readonly Dictionary<string, Func<ModelConfig, int, ResidualBlock>> Builders = new()
+    {
+        ["TransformerBlock"] = (config, layerIdx) => new TransformerBlock(config, layerIdx),
+        ["MambaBlock"] = (_, _) => throw new UserError("block type MambaBlock (mamba) is not available yet"),
+    };
+
+    public static IEnumerable<string> Names => Builders.Keys;
+
+    public static ResidualBlock Create(ModelConfig config, int layerIdx) =>
+        Builders.TryGetValue(config.BlockType, out var build)
+            ? build(config, layerIdx)
+            : throw new UserError($"unknown block_type '{config.BlockType}' (known: {string.Join(", ", Builders.Keys)})");
+}
+
+/// <summary>
+/// Marks a module that sets its own initial values (for example a mixer whose reference implementation is not
+/// reached by the global initialisation): <see cref="ReferenceInitialisation"/> leaves its whole subtree alone.
+/// </summary>
+public interface IInitialisesItself { }
