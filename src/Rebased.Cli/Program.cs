@@ -16,6 +16,12 @@ app.Configure(config =>
         data.AddCommand<DataMqarCommand>("mqar").WithDescription("Generate an MQAR set (the reference's _mqar) and write it as safetensors or preview it.");
     });
     config.AddCommand<InfoCommand>("info").WithDescription("Show .NET, TorchSharp, libtorch and CUDA facts: the first thing to run when something fails.");
+    config.AddCommand<TrainCommand>("train").WithDescription("Train one run from a config (the reference's YAML) into a run directory; --resume continues one.");
+    config.AddBranch("bench", bench =>
+    {
+        bench.SetDescription("Benchmarks that print measured numbers.");
+        bench.AddCommand<BenchTrainCommand>("train").WithDescription("Milliseconds per optimizer step, tokens/s and peak GPU memory of MQAR training.");
+    });
 });
 
 try

@@ -12,7 +12,8 @@ namespace Rebased.Configs;
 /// </summary>
 public static partial class ConfigResolver
 {
-    public static readonly IReadOnlyList<string> MixerNames = new[] { "rebased", "based", "rwkv", "mamba", "conv_attention", "attention" };
+    /// <summary>Preset names (rebased, based, ...) and the expanded import paths/class names a resolved config holds.</summary>
+    public static IReadOnlyList<string> MixerNames => SequenceMixerPresets.Names.Concat(Mixers.MixerFactory.Names).ToArray();
     public static readonly IReadOnlyList<string> BuilderNames = new[] { "multiquery_ar", "src.data.associative_recall.multiquery_ar" };
     public static readonly IReadOnlyList<string> BuilderKwargs = new[] { "num_kv_pairs", "train_power_a", "test_power_a", "random_non_queries" };
     public const string AccuracyMetric = "valid/accuracy";
@@ -28,39 +29,29 @@ public static partial class ConfigResolver
         return loaded with { Notes = notes };
     }
 
-    /// <summary>The parts of update_sequence_mixer that concern the run (the mixer's own kwargs are the model's business).</summary>
+    /// <summary>The reference's update_sequence_mixer (<see cref="SequenceMixerPresets.Apply"/>), with a note for each value it changes.</summary>
     private static void ApplyReferencePresets(RunConfig config, List<string> notes)
     {
         var model = config.Model;
         var data = config.Data;
-        var mixer = model.SequenceMixer.Name;
-        Change(notes, "model.num_heads", model.NumHeads, mixer.Contains("attention") || mixer.Contains("rwkv") ? 1 : 12, v => model.NumHeads = v);
-        Change(notes, "model.max_position_embeddings", model.MaxPositionEmbeddings, data.InputSeqLen, v => model.MaxPositionEmbeddings = v);
-        model.BlockType = mixer.Contains("mamba") ? "MambaBlock" : "TransformerBlock";
-        int kvPairs = data.InputSeqLen == 128 ? 16 : data.InputSeqLen / 4;
-        data.Builder.Kwargs.TryGetValue("num_kv_pairs", out var given);
-        if (given is not null && System.Convert.ToInt64(given, CultureInfo.InvariantCulture) != kvPairs)
-            notes.Add($"data.builder.kwargs.num_kv_pairs: {given} -> {kvPairs} (the reference's rule: 16 for L = 128, else L/4)");
-        data.Builder.Kwargs["num_kv_pairs"] = kvPairs;
-        var plan = MicroBatchPlan.ForReference(data.BatchSize, data.InputSeqLen, config.GradientAccumulationSteps);
-        if (plan.MicroBatchSize != data.BatchSize)
-            notes.Add($"data.batch_size: {data.BatchSize} -> micro-batches of {plan.MicroBatchSize} with {plan.AccumulationSteps} gradient accumulation steps (the reference's memory rule for L >= 512)");
-        data.BatchSize = plan.MicroBatchSize;
-        config.GradientAccumulationSteps = plan.AccumulationSteps;
-    }
-
-    private static void Change(List<string> notes, string key, int from, int to, Action<int> set)
-    {
-        if (from != to) notes.Add($"{key}: {from} -> {to} (set by the mixer preset, as the reference does)");
-        set(to);
+        int heads = model.NumHeads, positions = model.MaxPositionEmbeddings, batch = data.BatchSize;
+        data.Builder.Kwargs.TryGetValue("num_kv_pairs", out var givenPairs);
+        SequenceMixerPresets.Apply(config);
+        if (heads != model.NumHeads) notes.Add($"model.num_heads: {heads} -> {model.NumHeads} (set by the mixer preset, as the reference does)");
+        if (positions != model.MaxPositionEmbeddings) notes.Add($"model.max_position_embeddings: {positions} -> {model.MaxPositionEmbeddings} (= data.input_seq_len, as the reference)");
+        var pairs = data.Builder.Kwargs["num_kv_pairs"];
+        if (givenPairs is not null && System.Convert.ToInt64(givenPairs, CultureInfo.InvariantCulture) != System.Convert.ToInt64(pairs, CultureInfo.InvariantCulture))
+            notes.Add($"data.builder.kwargs.num_kv_pairs: {givenPairs} -> {pairs} (the reference's rule: 16 for L = 128, else L/4)");
+        if (batch != data.BatchSize)
+            notes.Add($"data.batch_size: {batch} -> micro-batches of {data.BatchSize} with {config.GradientAccumulationSteps} gradient accumulation steps (the reference's memory rule for L >= 512)");
     }
 
     private static void ValidateInputs(RunConfig c, string source)
     {
         UserError Bad(string key, string problem) => new($"{source}: {key}: {problem}");
         var mixer = c.Model.SequenceMixer.Name;
-        if (string.IsNullOrEmpty(mixer)) throw Bad("model.sequence_mixer.name", $"missing; set one of {string.Join(", ", MixerNames)} (e.g. --set model.sequence_mixer.name=rebased)");
-        if (!MixerNames.Contains(mixer)) throw Bad("model.sequence_mixer.name", $"unknown mixer '{mixer}' (known: {string.Join(", ", MixerNames)})");
+        if (string.IsNullOrEmpty(mixer)) throw Bad("model.sequence_mixer.name", $"missing; set one of {string.Join(", ", SequenceMixerPresets.Names)} (e.g. --set model.sequence_mixer.name=rebased)");
+        if (!MixerNames.Contains(mixer)) throw Bad("model.sequence_mixer.name", $"unknown mixer '{mixer}' (known: {string.Join(", ", SequenceMixerPresets.Names)})");
         if (!BuilderNames.Contains(c.Data.Builder.Name)) throw Bad("data.builder.name", $"unknown data builder '{c.Data.Builder.Name}' (known: {string.Join(", ", BuilderNames)})");
         foreach (var (key, value) in c.Data.Builder.Kwargs)
         {
@@ -89,7 +80,7 @@ public static partial class ConfigResolver
         if (m.DModel < 1) throw Bad("model.d_model", $"must be positive, got {m.DModel}");
         if (mixer is "based" or "rebased" && m.DModel < 12) throw Bad("model.d_model", $"{mixer} splits values over 12 heads of width d_model // 12, so d_model must be at least 12 (got {m.DModel})");
         if (m.NLayers < 1) throw Bad("model.n_layers", $"must be at least 1, got {m.NLayers}");
-        if (mixer is "rebased" or "based" or "conv_attention" && m.NLayers != 2) throw Bad("model.n_layers", $"{mixer} is a two-layer hybrid (BaseConv, then {mixer}); n_layers must be 2, got {m.NLayers}");
+        if (mixer is "rebased" or "based" or "conv_attention" or "src.mixers.hybrid.Hybrid" or "Hybrid" && m.NLayers != 2) throw Bad("model.n_layers", $"{mixer} is a two-layer hybrid (BaseConv, then {mixer}); n_layers must be 2, got {m.NLayers}");
         foreach (var (key, p) in new[] { ("model.embed_dropout", m.EmbedDropout), ("model.resid_dropout", m.ResidDropout), ("model.drop_path", m.DropPath) })
             if (p is < 0 or >= 1) throw Bad(key, $"must be in [0, 1), got {p}");
         if (m.LayerNormEpsilon <= 0) throw Bad("model.layer_norm_epsilon", $"must be positive, got {m.LayerNormEpsilon}");

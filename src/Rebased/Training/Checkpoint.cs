@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Rebased.IO;
+using Rebased.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -25,7 +26,11 @@ public sealed record TrainingPosition(
     [property: JsonPropertyName("config_hash")] string ConfigHash,
     [property: JsonPropertyName("parameter_count")] long ParameterCount);
 
-/// <summary>checkpoints/NAME/: model.safetensors, optimizer.safetensors and position.json, replaced atomically.</summary>
+/// <summary>
+/// checkpoints/NAME/: model.safetensors (a language model's state dict under the reference's names, loadable
+/// by the reference), optimizer.safetensors (AdamW's moments, step count in the metadata) and position.json;
+/// a checkpoint is written beside the old one and swapped in, so a crash leaves the previous one intact.
+/// </summary>
 public static class Checkpoint
 {
     private const string ModelFile = "model.safetensors";
@@ -37,7 +42,8 @@ public static class Checkpoint
         var temp = dir + ".tmp";
         if (Directory.Exists(temp)) Directory.Delete(temp, true);
         Directory.CreateDirectory(temp);
-        SafeTensors.Save(Path.Combine(temp, ModelFile), model.Module.state_dict(), new Dictionary<string, string> { ["format"] = "pt" });
+        if (model.Module is LanguageModel languageModel) StateDictIO.Save(languageModel, Path.Combine(temp, ModelFile));
+        else SafeTensors.Save(Path.Combine(temp, ModelFile), model.Module.state_dict(), new Dictionary<string, string> { ["format"] = "pt" });
         SafeTensors.Save(Path.Combine(temp, OptimizerFile), optimizer.StateTensors(),
             new Dictionary<string, string> { ["steps"] = optimizer.Steps.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         File.WriteAllText(Path.Combine(temp, PositionFile), JsonSerializer.Serialize(position, Json.Indented));
@@ -78,8 +84,23 @@ public static class Checkpoint
             throw new UserError($"{dir}: checkpoint was written for config {position.ConfigHash}, but the run's config.yaml is {configHash} (the config was edited after the run started)");
 
         var modelPath = Path.Combine(dir, ModelFile);
+        if (model.Module is LanguageModel languageModel) StateDictIO.Load(languageModel, modelPath);
+        else LoadStateDict(model.Module, modelPath);
+
+        var optimizerPath = Path.Combine(dir, OptimizerFile);
+        var optimizerTensors = SafeTensors.Load(optimizerPath);
+        if (!SafeTensors.LoadMetadata(optimizerPath).TryGetValue("steps", out var stepsText) || !long.TryParse(stepsText, out var steps))
+            throw new UserError($"{optimizerPath}: no optimizer step count in its metadata");
+        if (steps != position.OptimizerSteps) throw new UserError($"{dir}: optimizer step count {steps} disagrees with {PositionFile} ({position.OptimizerSteps})");
+        optimizer.LoadState(steps, optimizerTensors, optimizerPath);
+        foreach (var t in optimizerTensors.Values) t.Dispose();
+        return position;
+    }
+
+    private static void LoadStateDict(nn.Module module, string modelPath)
+    {
         var tensors = SafeTensors.Load(modelPath);
-        var state = model.Module.state_dict();
+        var state = module.state_dict();
         foreach (var name in tensors.Keys)
             if (!state.ContainsKey(name)) throw new UserError($"{modelPath}: tensor '{name}' is not a parameter of this model");
         using (torch.no_grad())
@@ -93,14 +114,5 @@ public static class Checkpoint
             }
         }
         foreach (var t in tensors.Values) t.Dispose();
-
-        var optimizerPath = Path.Combine(dir, OptimizerFile);
-        var optimizerTensors = SafeTensors.Load(optimizerPath);
-        if (!SafeTensors.LoadMetadata(optimizerPath).TryGetValue("steps", out var stepsText) || !long.TryParse(stepsText, out var steps))
-            throw new UserError($"{optimizerPath}: no optimizer step count in its metadata");
-        if (steps != position.OptimizerSteps) throw new UserError($"{dir}: optimizer step count {steps} disagrees with {PositionFile} ({position.OptimizerSteps})");
-        optimizer.LoadState(steps, optimizerTensors, optimizerPath);
-        foreach (var t in optimizerTensors.Values) t.Dispose();
-        return position;
     }
 }

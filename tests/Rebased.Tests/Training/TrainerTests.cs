@@ -4,6 +4,7 @@ using static Rebased.Tests.Training.TrainingTestKit;
 
 namespace Rebased.Tests.Training;
 
+[Collection(GlobalRandomCollection.Name)]
 public class TrainerTests
 {
     public TrainerTests() => TorchRuntime.EnsureLoaded();
