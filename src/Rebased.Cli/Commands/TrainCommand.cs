@@ -71,6 +71,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             var resolved = ConfigResolver.Resolve(loaded);
             foreach (var note in resolved.Notes) Console.WriteLine($"note: {note}");
             config = resolved.Config;
+            Devices.Parse(config.Device);
             run = RunDirectory.Create(config, settings.RunDir);
             Console.WriteLine($"run directory {run.Path}");
         }
