@@ -48,6 +48,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
+        CpuThreading.PreferPassiveWaiting();
         TorchRuntime.EnsureLoaded();
         if (settings.Threads is { } threads) torch.set_num_threads(threads);
 
