@@ -20,8 +20,12 @@ public interface IBatchSource
     SupervisedBatch Batch(int epoch, int index);
 }
 
-/// <summary>The model as the loop uses it: its parameters, the hidden states and the (tied) output projection.</summary>
-public sealed record TrainingModel(nn.Module Module, Func<Tensor, Tensor> Hidden, Func<Tensor, Tensor> Logits)
+/// <summary>
+/// The model as the loop uses it: its parameters, the hidden states, and the output projection's weight
+/// [V, d] (logits = hidden · Wᵀ, no bias; the token embedding for the tied language models).
+/// </summary>
+public sealed record TrainingModel(nn.Module Module, Func<Tensor, Tensor> Hidden, Tensor HeadWeight)
 {
+    public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, HeadWeight);
     public long ParameterCount() => Module.parameters().Sum(p => p.numel());
 }

@@ -184,10 +184,9 @@ public sealed class Trainer
     /// </summary>
     public static Tensor ForwardBackward(TrainingModel model, SupervisedBatch batch, int accumulationSteps)
     {
-        var logits = SupervisedLoss.SupervisedLogits(model, batch);
-        var loss = SupervisedLoss.Loss(logits, batch.Targets);
-        (accumulationSteps > 1 ? loss / accumulationSteps : loss).backward();
-        return loss.detach();
+        var hidden = SupervisedLoss.SupervisedHidden(model, batch);
+        return ChunkedHead.ForwardBackward(hidden, model.HeadWeight, batch.Targets, 1.0 / accumulationSteps,
+            ChunkedHead.RowsPerBlock(hidden.device, model.HeadWeight.shape[0]));
     }
 
     /// <summary>Valid loss (mean of the batch losses, as the reference) and accuracy over every supervised test position.</summary>
@@ -202,9 +201,11 @@ public sealed class Trainer
         {
             using var scope = NewDisposeScope();
             var batch = _test.Batch(epoch, b);
-            var logits = SupervisedLoss.SupervisedLogits(_model, batch);
-            lossSum.add_(SupervisedLoss.Loss(logits, batch.Targets));
-            correct.add_(SupervisedLoss.Correct(logits, batch.Targets));
+            var hidden = SupervisedLoss.SupervisedHidden(_model, batch);
+            var (batchLoss, batchCorrect) = ChunkedHead.Evaluate(hidden, _model.HeadWeight, batch.Targets,
+                ChunkedHead.RowsPerBlock(hidden.device, _model.HeadWeight.shape[0]));
+            lossSum.add_(batchLoss.div_(batch.Targets.shape[0]));
+            correct.add_(batchCorrect);
             positions += batch.Targets.shape[0];
         }
         return (lossSum.item<double>() / _test.BatchesPerEpoch, (double)correct.item<long>() / positions);

@@ -67,7 +67,7 @@ public sealed class TrainingSetup : IDisposable
         {
             Config = config,
             LanguageModel = model,
-            Model = new TrainingModel(model, model.Hidden, model.Logits),
+            Model = new TrainingModel(model, model.Hidden, model.TokenEmbedding),
             Train = new MqarBatchSource(new MqarBatches(train, config.Data.BatchSize, shuffle: true, config.Seed, device)),
             Test = new MqarBatchSource(new MqarBatches(test, config.Data.BatchSize, shuffle: true, config.Seed, device)),
             Device = device,

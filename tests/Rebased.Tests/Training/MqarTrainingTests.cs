@@ -39,7 +39,7 @@ public class MqarTrainingTests
         var batch = SafeTensors.Load(fixture.PathOf("batch.safetensors"));
         var labels = batch["labels"].flatten();
         var supervised = labels.ne(-100).nonzero().flatten();
-        var trainingModel = new TrainingModel(model, model.Hidden, model.Logits);
+        var trainingModel = new TrainingModel(model, model.Hidden, model.TokenEmbedding);
         var logits = SupervisedLoss.SupervisedLogits(trainingModel, new SupervisedBatch(batch["input_ids"], supervised, labels.index_select(0, supervised)));
         var loss = SupervisedLoss.Loss(logits, labels.index_select(0, supervised)).item<float>();
         float reference = SafeTensors.Load(fixture.PathOf("outputs.safetensors"))["loss"].item<float>();

@@ -60,7 +60,8 @@ internal static class TrainingTestKit
         }
 
         public Tensor Hidden(Tensor ids) => _mix.forward(_dropout.forward(_embedding.forward(ids))).tanh();
-        public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, _embedding.weight!);
+        public Tensor HeadWeight => _embedding.weight!;
+        public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, HeadWeight);
         public override Tensor forward(Tensor ids) => Logits(Hidden(ids));
     }
 
@@ -68,7 +69,7 @@ internal static class TrainingTestKit
     {
         random.manual_seed(config.Seed);
         var model = new ToyModel(config.Data.VocabSize, config.Model.DModel);
-        return new TrainingModel(model, model.Hidden, model.Logits);
+        return new TrainingModel(model, model.Hidden, model.HeadWeight);
     }
 
     internal static RunConfig Config(params string[] overrides)
