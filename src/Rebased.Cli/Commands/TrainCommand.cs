@@ -57,6 +57,11 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         if (settings.Resume is { } resumeDir)
         {
             (run, config) = RunDirectory.Open(resumeDir);
+            if (run.ReadSummary() is { Status: "finished" } done)
+            {
+                Console.WriteLine($"{run.Path}: already finished ({done.StopReason} after {done.EpochsRun} epoch(s), best valid accuracy {done.BestAccuracy:F4}); nothing to resume");
+                return ExitCodes.Ok;
+            }
             if (settings.Device is { } d) config.Device = d;
             if (Directory.Exists(run.LastCheckpoint)) Console.WriteLine($"resuming {run.Path}");
             else
