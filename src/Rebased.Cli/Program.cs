@@ -19,7 +19,8 @@ app.Configure(config =>
     config.AddCommand<TrainCommand>("train").WithDescription("Train one run from a config (the reference's YAML) into a run directory; --resume continues one.");
     config.AddBranch("bench", bench =>
     {
-        bench.SetDescription("Benchmarks that print measured numbers.");
+        bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
+        bench.AddCommand<BenchKernelsCommand>("kernels").WithDescription("Time (or --check) every linear-attention form that supports the device and dtype.");
         bench.AddCommand<BenchTrainCommand>("train").WithDescription("Milliseconds per optimizer step, tokens/s and peak GPU memory of MQAR training.");
     });
 });

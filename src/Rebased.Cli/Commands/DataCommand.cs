@@ -39,7 +39,7 @@ public sealed class DataMqarCommand : Command<DataMqarCommand.Settings>
         public double PowerA { get; init; } = 0.01;
 
         [CommandOption("--random-non-queries")]
-        [Description("Replace filler zeros by uniform random ids in [0, V).")]
+        [Description("Replace filler zeros by uniform random ids in [[0, V).")]
         public bool RandomNonQueries { get; init; }
 
         [CommandOption("--numpy-compatible")]
@@ -47,7 +47,7 @@ public sealed class DataMqarCommand : Command<DataMqarCommand.Settings>
         public bool NumpyCompatible { get; init; }
 
         [CommandOption("--out <FILE>")]
-        [Description("Write tensors 'inputs' and 'labels' (int64 [N, L]) to this safetensors file.")]
+        [Description("Write tensors 'inputs' and 'labels' (int64 [[N, L]]) to this safetensors file.")]
         public string? Out { get; init; }
 
         [CommandOption("--preview <N>")]
@@ -77,7 +77,7 @@ public sealed class DataMqarCommand : Command<DataMqarCommand.Settings>
             using (inputs)
             using (labels)
                 SafeTensors.Save(path, new Dictionary<string, TorchSharp.torch.Tensor> { ["inputs"] = inputs, ["labels"] = labels }, Metadata(args, mode));
-            Console.Error.WriteLine($"wrote {path}: inputs, labels int64 [{data.Count}, {data.SeqLen}] ({mode}, generator {MqarGenerator.Version(mode)})");
+            Console.Error.WriteLine($"wrote {path}: inputs, labels int64 [{data.Count}, {data.SeqLen}] (generator {MqarGenerator.Version(mode)})");
         }
         return ExitCodes.Ok;
     }
@@ -100,7 +100,7 @@ public sealed class DataMqarCommand : Command<DataMqarCommand.Settings>
     /// One example in a readable form: the key→value pairs, each query as "position: key → target", and the
     /// input row with queries in brackets and runs of filler zeros folded as 0×n.
     /// </summary>
-    internal static string Describe(MqarDataset data, int row)
+    public static string Describe(MqarDataset data, int row)
     {
         int seqLen = data.SeqLen, k = data.NumKvPairs;
         var inputs = new long[seqLen];

@@ -65,5 +65,5 @@ public sealed record MqarArgs(int VocabSize, int NumExamples, int SeqLen, int Nu
             throw Invalid("seed", $"must be in [0, {uint.MaxValue}] in numpy-compatible mode (numpy's legacy seeding), got {Seed}");
     }
 
-    private static UserError Invalid(string argument, string rule) => new($"MQAR {argument} {rule}");
+    private static UserError Invalid(string argument, string rule) => new($"MQAR {argument}: {rule}");
 }

@@ -59,19 +59,18 @@ public static class MqarCache
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
             var header = ReadHeader(stream);
             if (header is null || header.Key != Key(args, mode)) return null;
-            var tokens = TokenStore.Create(args.VocabSize, args.TokenCount);
             int words = MqarDataset.MaskWordsFor(args.SeqLen);
-            var mask = new ulong[(long)args.NumExamples * words];
-            if (header.TokenBytes != tokens.ElementSize) return null;
-            long expectedLength = stream.Position + tokens.ByteLength + mask.LongLength * sizeof(ulong);
-            if (stream.Length != expectedLength) return null;
+            long maskLength = (long)args.NumExamples * words;
+            if (header.TokenBytes != TokenStore.ElementSizeFor(args.VocabSize)) return null;
+            if (stream.Length != stream.Position + args.TokenCount * header.TokenBytes + maskLength * sizeof(ulong)) return null;
+            var tokens = TokenStore.Create(args.VocabSize, args.TokenCount);
+            var mask = new ulong[maskLength];
             for (int row = 0; row < args.NumExamples; row += RowsPerIoChunk)
             {
                 int rows = Math.Min(RowsPerIoChunk, args.NumExamples - row);
                 stream.ReadExactly(tokens.Bytes(row * args.SeqLen, rows * args.SeqLen));
             }
             stream.ReadExactly(MemoryMarshal.AsBytes(mask.AsSpan()));
-            if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("cache files are little-endian");
             if (!EveryRowHasKSupervised(mask, words, args.NumKvPairs)) return null;
             return new MqarDataset(args, mode, tokens, mask);
         }
@@ -82,7 +81,9 @@ public static class MqarCache
     }
 
     /// <summary>Writes a set to <paramref name="path"/> atomically (temporary file, then rename).</summary>
-    public static void Save(MqarDataset data, string path)
+    public static void Save(MqarDataset data, string path) => Save(data, path, Key(data.Args, data.Mode));
+
+    internal static void Save(MqarDataset data, string path, string key)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         try
@@ -98,7 +99,7 @@ public static class MqarCache
         {
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                var header = JsonSerializer.SerializeToUtf8Bytes(new Header(Key(data.Args, data.Mode), data.TokenBytes));
+                var header = JsonSerializer.SerializeToUtf8Bytes(new Header(key, data.TokenBytes));
                 stream.Write(Magic);
                 Span<byte> length = stackalloc byte[4];
                 BitConverter.TryWriteBytes(length, header.Length);

@@ -150,22 +150,49 @@ public static class MqarGenerator
             row[2 * j + 1] = value;
         }
 
+        // Race keys: the finish time's bits (non-negative doubles order like their bit patterns; the sign bit is
+        // cleared because u = 1 gives −0) with the slot index in the low bits, so one integer sort orders the slots.
+        // Times closer than 2^-(52 - SlotBits) relative are ordered by index, a bias far below anything a test or
+        // a model could see.
+        ulong slotMask = (1ul << s.SlotBits) - 1;
+        var order = s.RaceKeys.AsSpan(0, slots);
         for (int i = 0; i < slots; i++)
         {
-            s.FinishTime[i] = -Math.Log(random.NextOpenDouble()) * slotScale[i];
-            s.Slot[i] = i;
+            double time = -Math.Log(random.NextOpenDouble()) * slotScale[i];
+            order[i] = ((ulong)BitConverter.DoubleToInt64Bits(time) & long.MaxValue & ~slotMask) | (uint)i;
         }
-        Array.Sort(s.FinishTime, s.Slot, 0, slots);
+        RadixSort(order, s.RadixScratch.AsSpan(0, slots), s.RadixCounts);
 
         Array.Clear(row, context, row.Length - context);
         mask.Clear();
         for (int j = 0; j < k; j++)
         {
-            int position = context + 2 * s.Slot[j];
+            int position = context + 2 * (int)(order[j] & slotMask);
             row[position] = row[2 * j];
             mask[position >> 6] |= 1ul << position;
         }
         if (args.RandomNonQueries) FillNonQueries(args, index, row);
+    }
+
+    /// <summary>Least-significant-digit radix sort of 64-bit keys, a byte per pass; passes where every key has the same byte are skipped.</summary>
+    private static void RadixSort(Span<ulong> keys, Span<ulong> scratch, int[] counts)
+    {
+        Array.Clear(counts);
+        foreach (var key in keys)
+            for (int digit = 0; digit < 8; digit++) counts[digit * 256 + (int)((key >> (8 * digit)) & 0xff)]++;
+        Span<ulong> source = keys, target = scratch;
+        for (int digit = 0; digit < 8; digit++)
+        {
+            var count = counts.AsSpan(digit * 256, 256);
+            int shift = 8 * digit;
+            if (count[(int)((source[0] >> shift) & 0xff)] == source.Length) continue;
+            for (int b = 0, start = 0; b < 256; b++) (count[b], start) = (start, start + count[b]);
+            foreach (var key in source) target[count[(int)((key >> shift) & 0xff)]++] = key;
+            var swap = source;
+            source = target;
+            target = swap;
+        }
+        if (source != keys) source.CopyTo(keys);
     }
 
     /// <summary>random_non_queries: every filler 0 of the row becomes a uniform id in [0, V) (0 included, as torch.randint does).</summary>
@@ -189,8 +216,10 @@ public static class MqarGenerator
     {
         public readonly int[] Row = new int[args.SeqLen];
         public readonly int[] Stamp = new int[args.VocabSize];
-        public readonly double[] FinishTime = new double[args.QuerySlots];
-        public readonly int[] Slot = new int[args.QuerySlots];
+        public readonly ulong[] RaceKeys = new ulong[args.QuerySlots];
+        public readonly ulong[] RadixScratch = new ulong[args.QuerySlots];
+        public readonly int[] RadixCounts = new int[8 * 256];
+        public readonly int SlotBits = Math.Max(1, 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)args.QuerySlots - 1));
         private int _stamp;
 
         public int NextStamp()

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace Rebased.Data;
 
 /// <summary>
@@ -30,6 +33,7 @@ public sealed class NumpyLegacyRandom
     }
 
     /// <summary>The next raw 32-bit output (tempered).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint NextUInt32()
     {
         if (_position == StateLength) Regenerate();
@@ -106,6 +110,7 @@ public sealed class NumpyLegacyRandom
         return result;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void Regenerate()
     {
         var mt = _state;
@@ -128,68 +133,93 @@ public sealed class NumpyLegacyRandom
 
     /// <summary>
     /// Legacy <c>choice(n, size, replace=False, p=p)</c> with reusable buffers. Each round draws one uniform per
-    /// missing item, zeroes the probabilities already taken, rebuilds the CDF by a running sum divided by its last
-    /// entry, maps every uniform to the first CDF entry above it (<c>searchsorted(side='right')</c>) and keeps the
-    /// new distinct indices in order of first appearance (<c>np.unique(return_index=True)</c>, indices re-sorted).
+    /// missing item, zeroes the probabilities already taken, rebuilds the CDF as a running sum divided by its
+    /// last entry, maps every uniform to the first CDF entry above it (<c>searchsorted(side='right')</c>) and
+    /// keeps the new distinct indices in order of first appearance (<c>np.unique(return_index=True)</c>, indices
+    /// re-sorted). The running sum is recomputed only from the first entry zeroed since the previous round: the
+    /// prefix before it is unchanged, so the floats are the same.
     /// </summary>
     public sealed class WeightedChoice
     {
         private readonly double[] _p;
         private readonly double[] _working;
+        private readonly double[] _running;
         private readonly double[] _cdf;
-        private readonly double[] _uniforms;
         private readonly int[] _seenStamp;
+        private readonly int _positive;
         private int _stamp;
 
         public WeightedChoice(ReadOnlySpan<double> p)
         {
             _p = p.ToArray();
             _working = new double[p.Length];
+            _running = new double[p.Length];
             _cdf = new double[p.Length];
-            _uniforms = new double[p.Length];
             _seenStamp = new int[p.Length];
+            foreach (var v in _p) if (v > 0) _positive++;
         }
 
         public void Sample(NumpyLegacyRandom random, Span<int> found)
         {
             int n = _p.Length, size = found.Length;
-            int positive = 0;
-            foreach (var v in _p) if (v > 0) positive++;
-            if (positive < size) throw new ArgumentException("fewer non-zero entries in p than size");
+            if (_positive < size) throw new ArgumentException("fewer non-zero entries in p than size");
             _p.CopyTo(_working, 0);
-            int taken = 0;
+            int taken = 0, firstChanged = 0;
+            Span<double> uniforms = size <= 1024 ? stackalloc double[size] : new double[size];
             while (taken < size)
             {
                 int draws = size - taken;
-                for (int t = 0; t < draws; t++) _uniforms[t] = random.NextDouble();
-                for (int t = 0; t < taken; t++) _working[found[t]] = 0;
-                double running = 0;
-                for (int i = 0; i < n; i++) _cdf[i] = running += _working[i];
-                double last = _cdf[n - 1];
-                for (int i = 0; i < n; i++) _cdf[i] /= last;
-                if (++_stamp == int.MaxValue) { Array.Clear(_seenStamp); _stamp = 1; }
+                for (int t = 0; t < draws; t++) uniforms[t] = random.NextDouble();
+                double running = firstChanged == 0 ? 0 : _running[firstChanged - 1];
+                for (int i = firstChanged; i < n; i++) _running[i] = running += _working[i];
+                Divide(_running, _running[n - 1], _cdf);
+                if (++_stamp == int.MaxValue)
+                {
+                    Array.Clear(_seenStamp);
+                    _stamp = 1;
+                }
                 int round = taken;
                 for (int t = 0; t < draws; t++)
                 {
-                    int index = UpperBound(_cdf, _uniforms[t]);
+                    int index = UpperBound(_cdf, uniforms[t]);
                     if (_seenStamp[index] == _stamp) continue;
                     _seenStamp[index] = _stamp;
                     found[round++] = index;
+                }
+                firstChanged = n;
+                for (int t = taken; t < round; t++)
+                {
+                    _working[found[t]] = 0;
+                    firstChanged = Math.Min(firstChanged, found[t]);
                 }
                 taken = round;
             }
         }
 
+        /// <summary>IEEE division of every entry (lane-wise division is exact, so vector lanes match scalar numpy).</summary>
+        private static void Divide(double[] values, double divisor, double[] result)
+        {
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var d = Vector256.Create(divisor);
+                for (; i + Vector256<double>.Count <= values.Length; i += Vector256<double>.Count)
+                    (Vector256.Create(values.AsSpan(i)) / d).CopyTo(result.AsSpan(i));
+            }
+            for (; i < values.Length; i++) result[i] = values[i] / divisor;
+        }
+
+        /// <summary>First i with sorted[i] &gt; value (searchsorted, side='right'), as a branch-free halving search.</summary>
         private static int UpperBound(double[] sorted, double value)
         {
-            int lo = 0, hi = sorted.Length;
-            while (lo < hi)
+            int start = 0, length = sorted.Length;
+            while (length > 1)
             {
-                int mid = (lo + hi) >>> 1;
-                if (sorted[mid] <= value) lo = mid + 1;
-                else hi = mid;
+                int half = length >> 1;
+                start = sorted[start + half - 1] <= value ? start + half : start;
+                length -= half;
             }
-            return lo;
+            return start + (sorted[start] <= value ? 1 : 0);
         }
     }
 

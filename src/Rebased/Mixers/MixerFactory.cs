@@ -26,8 +26,8 @@ public static class MixerFactory
         new("src.mixers.based.Based", (k, d, _) => Based.FromKwargs(k, d)),
         new("src.mixers.rebased.ReBased", (k, d, _) => ReBased.FromKwargs(k, d)),
         new("src.mixers.hybrid.Hybrid", Hybrid.FromKwargs),
-        new("src.mixers.rwkv.RWKVTimeMixer", (_, _, _) => throw NotAvailable("RWKVTimeMixer (rwkv)")),
-        new("src.mixers.mamba.Mamba", (_, _, _) => throw NotAvailable("Mamba (mamba)")),
+        new("src.mixers.rwkv.RWKVTimeMixer", Rwkv4TimeMixer.FromKwargs),
+        new("src.mixers.mamba.Mamba", (k, d, _) => Mamba.FromKwargs(k, d)),
     };
 
     /// <summary>Every name the factory accepts: import paths and class names.</summary>
@@ -44,6 +44,4 @@ public static class MixerFactory
         }
         return entry.Build(new MixerKwargs(entry.ClassName, config.Kwargs), dModel, layerIdx);
     }
-
-    internal static UserError NotAvailable(string mixer) => new($"sequence mixer {mixer} is not available yet");
 }

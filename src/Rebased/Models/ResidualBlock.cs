@@ -21,7 +21,7 @@ public static class BlockFactory
     private static readonly Dictionary<string, Func<ModelConfig, int, ResidualBlock>> Builders = new()
     {
         ["TransformerBlock"] = (config, layerIdx) => new TransformerBlock(config, layerIdx),
-        ["MambaBlock"] = (_, _) => throw new UserError("block type MambaBlock (mamba) is not available yet"),
+        ["MambaBlock"] = (config, _) => Mixers.MambaBlock.FromConfig(config),
     };
 
     public static IEnumerable<string> Names => Builders.Keys;

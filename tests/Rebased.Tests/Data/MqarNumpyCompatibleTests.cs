@@ -75,6 +75,11 @@ public class MqarNumpyCompatibleTests
         (code, _, stderr) = RunCli(cli, "data", "mqar", "--vocab", "8192", "--seq-len", "64");
         Assert.Equal(2, code);
         Assert.Contains("kv-pairs", stderr);
+
+        (code, var stdout, stderr) = RunCli(cli, "data", "mqar", "--help");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("--numpy-compatible", stdout);
+        Assert.Contains("[0, V)", stdout);
     }
 
     [Fact]

@@ -78,13 +78,14 @@ public class MixerFactoryTests
     }
 
     [Theory]
-    [InlineData("rebased", "is a preset name")]
-    [InlineData("src.mixers.nope.Nope", "unknown sequence mixer 'src.mixers.nope.Nope'")]
-    [InlineData("src.mixers.rwkv.RWKVTimeMixer", "not available yet")]
-    [InlineData("src.mixers.mamba.Mamba", "not available yet")]
-    public void UnbuildableNamesGiveAClearError(string name, string message)
+    [InlineData("rebased", "is a preset name", null)]
+    [InlineData("src.mixers.nope.Nope", "unknown sequence mixer 'src.mixers.nope.Nope'", null)]
+    [InlineData("src.mixers.rwkv.RWKVTimeMixer", "RWKVTimeMixer: unknown argument 'wkv_mode'", "wkv_mode")]
+    [InlineData("src.mixers.mamba.Mamba", "Mamba: unknown argument 'd_conv'", "d_conv")]
+    public void UnbuildableNamesGiveAClearError(string name, string message, string? unknownKwarg)
     {
-        var e = Assert.Throws<UserError>(() => MixerFactory.Create(new ComponentConfig { Name = name }, 48, 0));
+        var kwargs = unknownKwarg is null ? new Dictionary<string, object?>() : new() { [unknownKwarg] = 1L };
+        var e = Assert.Throws<UserError>(() => MixerFactory.Create(new ComponentConfig { Name = name, Kwargs = kwargs }, 48, 0));
         Assert.Contains(message, e.Message);
     }
 

@@ -1,0 +1,146 @@
+using System.ComponentModel;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Rebased.Kernels.LinearAttention;
+using Rebased.Native;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rebased.Cli.Commands;
+
+/// <summary>`rebased bench kernels`: times every linear-attention form that supports the device and dtype, or checks them.</summary>
+public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--device <DEVICE>")]
+        [Description("cpu or cuda (default cpu)")]
+        [DefaultValue("cpu")]
+        public string Device { get; init; } = "cpu";
+
+        [CommandOption("--dtype <DTYPE>")]
+        [Description("fp32, bf16 or fp16 (default fp32)")]
+        [DefaultValue("fp32")]
+        public string Dtype { get; init; } = "fp32";
+
+        [CommandOption("--kernel <KERNEL>")]
+        [Description("rebased (x²) or based (1 + x + x²/2) (default rebased)")]
+        [DefaultValue("rebased")]
+        public string Kernel { get; init; } = "rebased";
+
+        [CommandOption("--shape <B,H,T,D,Dv>")]
+        [Description("run this one shape instead of the default sweep over T")]
+        public string? Shape { get; init; }
+
+        [CommandOption("--json <FILE>")]
+        [Description("also write the rows as a JSON array")]
+        public string? Json { get; init; }
+
+        [CommandOption("--seconds <SECONDS>")]
+        [Description("time budget per form and measurement, after at least 5 interleaved runs (default 1)")]
+        [DefaultValue(1.0)]
+        public double Seconds { get; init; } = 1.0;
+
+        [CommandOption("--forms <NAMES>")]
+        [Description("comma-separated forms to run (default: every form that supports the device and dtype)")]
+        public string? Forms { get; init; }
+
+        [CommandOption("--check")]
+        [Description("instead of timing, check every form against a float64 reference (both kernels, a covering set of shapes); exit 1 on any failure")]
+        public bool Check { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (Device is not ("cpu" or "cuda")) return ValidationResult.Error($"--device '{Device}' must be cpu or cuda");
+            if (Dtype is not ("fp32" or "bf16" or "fp16")) return ValidationResult.Error($"--dtype '{Dtype}' must be fp32, bf16 or fp16");
+            if (Kernel is not ("rebased" or "based")) return ValidationResult.Error($"--kernel '{Kernel}' must be rebased or based");
+            if (Seconds <= 0) return ValidationResult.Error($"--seconds {Seconds} must be positive");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
+    {
+        TorchRuntime.EnsureLoaded();
+        if (settings.Device == "cuda" && !cuda.is_available()) throw new UserError("--device cuda: no CUDA device is available to libtorch (run `rebased info`)");
+        var device = settings.Device == "cuda" ? CUDA : CPU;
+        var dtype = settings.Dtype switch { "bf16" => ScalarType.BFloat16, "fp16" => ScalarType.Float16, _ => ScalarType.Float32 };
+        var forms = LinearAttentionForms.Supporting(device, dtype).ToList();
+        if (settings.Forms != null)
+        {
+            var wanted = settings.Forms.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            foreach (var name in wanted) LinearAttentionForms.Get(name, device, dtype);
+            forms = forms.Where(f => wanted.Contains(f.Name)).ToList();
+        }
+        return settings.Check ? RunChecks(forms, device, dtype, settings) : RunTimings(forms, device, dtype, settings, cancellation);
+    }
+
+    private static int RunChecks(List<ILinearAttention> forms, Device device, ScalarType dtype, Settings settings)
+    {
+        var table = new Table().AddColumns("form", "case", "y", "dq", "dk", "dv", "result");
+        bool allPassed = true;
+        int index = 0;
+        foreach (var c in LinearAttentionCheck.CoveringCases)
+        {
+            foreach (var form in forms)
+            {
+                var r = LinearAttentionCheck.Run(form, c, device, dtype, seed: 1000 + index);
+                allPassed &= r.Passed;
+                string result = r.Skipped != null ? $"skipped ({r.Skipped})" : r.Passed ? "[green]pass[/]" : $"[red]FAIL[/] (> {r.Tolerance:E0})";
+                table.AddRow(form.Name, c.ToString(), Error(r.Y), Error(r.Dq), Error(r.Dk), Error(r.Dv), result);
+            }
+            index++;
+        }
+        AnsiConsole.MarkupLine($"correctness on {device.type} {settings.Dtype}, relative error ‖ours − ref‖/‖ref‖ against the quadratic form in float64, tolerance {LinearAttentionCheck.Tolerance(dtype):E0}");
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine(allPassed ? "[green]all checks passed[/]" : "[red]some checks failed[/]");
+        return allPassed ? ExitCodes.Ok : ExitCodes.Failure;
+    }
+
+    private static string Error(double e) => double.IsNaN(e) ? "-" : e.ToString("E2");
+
+    private static int RunTimings(List<ILinearAttention> forms, Device device, ScalarType dtype, Settings settings, CancellationToken cancellation)
+    {
+        var kernel = settings.Kernel == "based" ? PolynomialKernel.Based : PolynomialKernel.Rebased;
+        var shapes = settings.Shape != null
+            ? [LinearAttentionShape.Parse(settings.Shape)]
+            : device.type == DeviceType.CUDA
+                ? new long[] { 512, 1024, 2048, 4096, 8192 }.Select(t => new LinearAttentionShape(8, 16, t, 16, 64)).ToList()
+                : new long[] { 256, 512, 1024, 2048 }.Select(t => new LinearAttentionShape(1, 12, t, 16, 42)).ToList();
+        AnsiConsole.MarkupLine($"linear attention ({settings.Kernel}) on {device.type} {settings.Dtype}, {Environment.ProcessorCount} cores, libtorch threads {get_num_threads()}; " +
+            "median ms of interleaved runs; TFLOP/s on fwd = B·H·T²·(D+Dv), bwd = B·H·T²·(3D+2Dv); speed-up = naive time / form time");
+        var rows = new JsonArray();
+        foreach (var shape in shapes)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var timings = LinearAttentionBenchmark.Measure(forms, shape, kernel, device, dtype, TimeSpan.FromSeconds(settings.Seconds));
+            var naive = timings.Find(t => t.Form == "naive");
+            AnsiConsole.MarkupLine($"B={shape.B} H={shape.H} T={shape.T} D={shape.D} Dv={shape.Dv}");
+            Console.WriteLine($"  {"form",-10} {"fwd ms",10} {"fwd+bwd ms",11} {"TFLOP/s",9} {"fwd vs naive",13} {"f+b vs naive",13}  note");
+            foreach (var t in timings)
+            {
+                Console.WriteLine($"  {t.Form,-10} {Ms(t.ForwardMs),10} {Ms(t.ForwardBackwardMs),11} {(t.TflopsForwardBackward is { } tf ? tf.ToString("F4") : "-"),9} " +
+                    $"{Ratio(naive?.ForwardMs, t.ForwardMs),13} {Ratio(naive?.ForwardBackwardMs, t.ForwardBackwardMs),13}  {t.Note}");
+                if (t.ForwardMs is null && t.ForwardBackwardMs is null) continue;
+                rows.Add(new JsonObject
+                {
+                    ["device"] = settings.Device, ["dtype"] = settings.Dtype, ["kernel"] = settings.Kernel, ["form"] = t.Form,
+                    ["B"] = shape.B, ["H"] = shape.H, ["T"] = shape.T, ["D"] = shape.D, ["Dv"] = shape.Dv,
+                    ["fwd_ms"] = t.ForwardMs, ["fwdbwd_ms"] = t.ForwardBackwardMs, ["tflops_fwdbwd"] = t.TflopsForwardBackward,
+                });
+            }
+        }
+        if (settings.Json != null)
+        {
+            File.WriteAllText(settings.Json, rows.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            AnsiConsole.MarkupLine($"wrote {rows.Count} rows to {Markup.Escape(settings.Json)}");
+        }
+        return ExitCodes.Ok;
+    }
+
+    private static string Ms(double? ms) => ms is { } x ? x.ToString(x < 10 ? "F3" : "F1") : "-";
+
+    private static string Ratio(double? naive, double? form) => naive is { } n && form is { } f ? $"{n / f:F2}x" : "-";
+}

@@ -1,0 +1,375 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Rebased.Kernels.LinearAttention;
+
+/// <summary>
+/// The tiled forward and backward of causal polynomial linear attention on CPU, fp32, on raw row-major
+/// [BH, T, D] / [BH, T, Dv] buffers. Work is split over (batch·head, groups of query tiles); every
+/// query-tile × key-tile block of the score matrix is recomputed where it is needed and lives only in a
+/// Tile×Tile scratch buffer, so memory is O(T·(D + Dv)) per worker.
+/// </summary>
+internal static unsafe class CpuFusedKernel
+{
+    /// <summary>Rows and columns of one score block; a multiple of 8 (the vector width) and of 4 (the micro-kernel height).</summary>
+    internal const int Tile = 64;
+
+    /// <summary>Whether the AVX2/FMA paths run; false selects the scalar fallback everywhere.</summary>
+    internal static bool Vectorised(bool allowVectors) => allowVectors && Avx2.IsSupported && Fma.IsSupported;
+
+    internal readonly record struct Shape(int BH, int T, int D, int Dv)
+    {
+        public int Tiles => (T + Tile - 1) / Tile;
+        public int Tp => Tiles * Tile;
+        public int DP => (D + 7) & ~7;
+        public int DvP => (Dv + 7) & ~7;
+    }
+
+    /// <summary>y = o / (z + eps) and z for every row; q, k: [BH, T, D], v, y: [BH, T, Dv], z: [BH, T].</summary>
+    public static void Forward(float* q, float* k, float* v, float* y, float* z, Shape shape,
+        PolynomialKernel kernel, float scale, float eps, bool allowVectors = true)
+    {
+        bool vec = Vectorised(allowVectors);
+        var (groups, items) = WorkItems(shape);
+        Parallel.For(0, items, item =>
+        {
+            int bh = item / groups, group = item % groups;
+            ForwardItem(q + (long)bh * shape.T * shape.D, k + (long)bh * shape.T * shape.D, v + (long)bh * shape.T * shape.Dv,
+                y + (long)bh * shape.T * shape.Dv, z + (long)bh * shape.T, shape, group, groups, kernel, scale, eps, vec);
+        });
+    }
+
+    /// <summary>
+    /// Gradients of q, k, v from the output gradient dy, given the forward's y and z (the normalisation is
+    /// differentiated here: do = dy/(z+eps), dz = −dy·y/(z+eps)). dk and dv must be zero on entry.
+    /// </summary>
+    public static void Backward(float* q, float* k, float* v, float* y, float* z, float* dy,
+        float* dq, float* dk, float* dv, Shape shape, PolynomialKernel kernel, float scale, float eps, bool allowVectors = true)
+    {
+        bool vec = Vectorised(allowVectors);
+        var (groups, items) = WorkItems(shape);
+        var headLocks = new object[shape.BH];
+        for (int i = 0; i < headLocks.Length; i++) headLocks[i] = new object();
+        Parallel.For(0, items, item =>
+        {
+            int bh = item / groups, group = item % groups;
+            long qk = (long)bh * shape.T * shape.D, vo = (long)bh * shape.T * shape.Dv;
+            BackwardItem(q + qk, k + qk, v + vo, y + vo, z + (long)bh * shape.T, dy + vo, dq + qk, dk + qk, dv + vo,
+                headLocks[bh], shape, group, groups, kernel, scale, eps, vec);
+        });
+    }
+
+    /// <summary>Query tiles of one head are dealt round-robin to groups so that the causal triangle balances.</summary>
+    private static (int Groups, int Items) WorkItems(Shape shape)
+    {
+        int workers = Math.Max(1, Environment.ProcessorCount);
+        int groups = Math.Clamp((2 * workers + shape.BH - 1) / shape.BH, 1, shape.Tiles);
+        return (groups, shape.BH * groups);
+    }
+
+    private static int LastTile(Shape shape, int group, int groups) =>
+        group + (shape.Tiles - 1 - group) / groups * groups;
+
+    private static void ForwardItem(float* q, float* k, float* v, float* y, float* z, Shape s, int group, int groups,
+        PolynomialKernel kernel, float scale, float eps, bool vec)
+    {
+        if (group >= s.Tiles) return;
+        int keys = (LastTile(s, group, groups) + 1) * Tile;
+        using var kt = new Scratch((long)s.DP * keys);
+        using var vp = new Scratch((long)keys * s.DvP);
+        using var qs = new Scratch((long)Tile * s.DP);
+        using var o = new Scratch((long)Tile * s.DvP);
+        using var a = new Scratch((long)Tile * Tile);
+        var zRow = stackalloc float[Tile];
+        PackTransposed(k, s.T, s.D, kt.P, keys, keys);
+        PackRows(v, s.T, s.Dv, vp.P, s.DvP, keys, 1f);
+
+        for (int qi = group; qi < s.Tiles; qi += groups)
+        {
+            int t0 = qi * Tile;
+            PackRows(q + (long)t0 * s.D, s.T - t0, s.D, qs.P, s.DP, Tile, scale);
+            o.Clear();
+            new Span<float>(zRow, Tile).Clear();
+            for (int kj = 0; kj <= qi; kj++)
+            {
+                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + kj * Tile, keys, Tile, Tile, s.D, vec, accumulate: false);
+                Weights(a.P, null, kernel, kj == qi, vec);
+                RowSums(a.P, zRow, vec);
+                Gemm(o.P, s.DvP, a.P, Tile, 1, vp.P + (long)kj * Tile * s.DvP, s.DvP, Tile, s.DvP, Tile, vec);
+            }
+            int rows = Math.Min(Tile, s.T - t0);
+            for (int i = 0; i < rows; i++)
+            {
+                float inv = 1f / (zRow[i] + eps);
+                float* src = o.P + (long)i * s.DvP, dst = y + (long)(t0 + i) * s.Dv;
+                for (int c = 0; c < s.Dv; c++) dst[c] = src[c] * inv;
+                z[t0 + i] = zRow[i];
+            }
+        }
+    }
+
+    private static void BackwardItem(float* q, float* k, float* v, float* y, float* z, float* dy,
+        float* dq, float* dk, float* dv, object headLock, Shape s, int group, int groups,
+        PolynomialKernel kernel, float scale, float eps, bool vec)
+    {
+        if (group >= s.Tiles) return;
+        int keys = (LastTile(s, group, groups) + 1) * Tile;
+        using var kt = new Scratch((long)s.DP * keys);
+        using var kp = new Scratch((long)keys * s.DP);
+        using var vt = new Scratch((long)s.DvP * keys);
+        using var qs = new Scratch((long)Tile * s.DP);
+        using var g = new Scratch((long)Tile * s.DvP);
+        using var dqTile = new Scratch((long)Tile * s.DP);
+        using var dkAcc = new Scratch((long)keys * s.DP);
+        using var dvAcc = new Scratch((long)keys * s.DvP);
+        using var a = new Scratch((long)Tile * Tile);
+        using var dp = new Scratch((long)Tile * Tile);
+        var dzRow = stackalloc float[Tile];
+        PackTransposed(k, s.T, s.D, kt.P, keys, keys);
+        PackRows(k, s.T, s.D, kp.P, s.DP, keys, 1f);
+        PackTransposed(v, s.T, s.Dv, vt.P, keys, keys);
+
+        for (int qi = group; qi < s.Tiles; qi += groups)
+        {
+            int t0 = qi * Tile, rows = Math.Min(Tile, s.T - t0);
+            PackRows(q + (long)t0 * s.D, s.T - t0, s.D, qs.P, s.DP, Tile, scale);
+            g.Clear();
+            new Span<float>(dzRow, Tile).Clear();
+            for (int i = 0; i < rows; i++)
+            {
+                long t = t0 + i;
+                float inv = 1f / (z[t] + eps), dot = 0f;
+                float* dyRow = dy + t * s.Dv, yRow = y + t * s.Dv, gRow = g.P + (long)i * s.DvP;
+                for (int c = 0; c < s.Dv; c++)
+                {
+                    gRow[c] = dyRow[c] * inv;
+                    dot += dyRow[c] * yRow[c];
+                }
+                dzRow[i] = -dot * inv;
+            }
+            dqTile.Clear();
+            for (int kj = 0; kj <= qi; kj++)
+            {
+                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + kj * Tile, keys, Tile, Tile, s.D, vec, accumulate: false);
+                for (int i = 0; i < Tile; i++) new Span<float>(dp.P + i * Tile, Tile).Fill(dzRow[i]);
+                Gemm(dp.P, Tile, g.P, s.DvP, 1, vt.P + kj * Tile, keys, Tile, Tile, s.Dv, vec);
+                Weights(a.P, dp.P, kernel, kj == qi, vec);
+                Gemm(dqTile.P, s.DP, dp.P, Tile, 1, kp.P + (long)kj * Tile * s.DP, s.DP, Tile, s.DP, Tile, vec);
+                Gemm(dkAcc.P + (long)kj * Tile * s.DP, s.DP, dp.P, 1, Tile, qs.P, s.DP, Tile, s.DP, Tile, vec);
+                Gemm(dvAcc.P + (long)kj * Tile * s.DvP, s.DvP, a.P, 1, Tile, g.P, s.DvP, Tile, s.DvP, Tile, vec);
+            }
+            for (int i = 0; i < rows; i++)
+            {
+                float* src = dqTile.P + (long)i * s.DP, dst = dq + (long)(t0 + i) * s.D;
+                for (int c = 0; c < s.D; c++) dst[c] = src[c] * scale;
+            }
+        }
+
+        int realKeys = Math.Min(keys, s.T);
+        lock (headLock)
+        {
+            for (int j = 0; j < realKeys; j++)
+            {
+                float* dkSrc = dkAcc.P + (long)j * s.DP, dkDst = dk + (long)j * s.D;
+                for (int c = 0; c < s.D; c++) dkDst[c] += dkSrc[c];
+                float* dvSrc = dvAcc.P + (long)j * s.DvP, dvDst = dv + (long)j * s.Dv;
+                for (int c = 0; c < s.Dv; c++) dvDst[c] += dvSrc[c];
+            }
+        }
+    }
+
+    /// <summary>
+    /// In place on a Tile×Tile block of x = scale·q·k: a ← f(x); when <paramref name="grad"/> is given it holds
+    /// dL/da on entry and dL/dx = f'(x)·dL/da on exit. The diagonal block is masked to keys j ≤ query i.
+    /// </summary>
+    private static void Weights(float* x, float* grad, PolynomialKernel kernel, bool diagonal, bool vec)
+    {
+        bool based = kernel == PolynomialKernel.Based;
+        int n = Tile * Tile, e = 0;
+        if (vec)
+        {
+            var one = Vector256.Create(1f);
+            var half = Vector256.Create(0.5f);
+            var two = Vector256.Create(2f);
+            for (; e < n; e += 8)
+            {
+                var xv = Avx.LoadVector256(x + e);
+                if (grad != null)
+                {
+                    var gv = Avx.LoadVector256(grad + e);
+                    var slope = based ? Avx.Add(one, xv) : Avx.Multiply(two, xv);
+                    Avx.Store(grad + e, Avx.Multiply(slope, gv));
+                }
+                var av = based ? Fma.MultiplyAdd(Avx.Multiply(half, xv), xv, Avx.Add(one, xv)) : Avx.Multiply(xv, xv);
+                Avx.Store(x + e, av);
+            }
+        }
+        for (; e < n; e++)
+        {
+            float xs = x[e];
+            if (grad != null) grad[e] *= based ? 1f + xs : 2f * xs;
+            x[e] = based ? 1f + xs + 0.5f * xs * xs : xs * xs;
+        }
+        if (!diagonal) return;
+        for (int i = 0; i < Tile - 1; i++)
+        {
+            new Span<float>(x + i * Tile + i + 1, Tile - 1 - i).Clear();
+            if (grad != null) new Span<float>(grad + i * Tile + i + 1, Tile - 1 - i).Clear();
+        }
+    }
+
+    private static void RowSums(float* a, float* sums, bool vec)
+    {
+        for (int i = 0; i < Tile; i++)
+        {
+            float* row = a + i * Tile;
+            if (vec)
+            {
+                var acc = Avx.LoadVector256(row);
+                for (int j = 8; j < Tile; j += 8) acc = Avx.Add(acc, Avx.LoadVector256(row + j));
+                sums[i] += Vector256.Sum(acc);
+            }
+            else
+            {
+                float sum = 0f;
+                for (int j = 0; j < Tile; j++) sum += row[j];
+                sums[i] += sum;
+            }
+        }
+    }
+
+    /// <summary>
+    /// C[m×n] += L[m×kDim]·R[kDim×n] (or C = L·R when not accumulating). L's element (i, p) is at
+    /// l[i·lRow + p·lCol] (so transposed operands need no copy); R and C are row-major with strides ldr and ldc.
+    /// m is a multiple of 4, n of 8.
+    /// </summary>
+    internal static void Gemm(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim, bool vec, bool accumulate = true)
+    {
+        if (vec) GemmAvx(c, ldc, l, lRow, lCol, r, ldr, m, n, kDim, accumulate);
+        else GemmScalar(c, ldc, l, lRow, lCol, r, ldr, m, n, kDim, accumulate);
+    }
+
+    private static void GemmScalar(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim, bool accumulate)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            float* cRow = c + (long)i * ldc;
+            if (!accumulate) new Span<float>(cRow, n).Clear();
+            for (int p = 0; p < kDim; p++)
+            {
+                float lip = l[(long)i * lRow + (long)p * lCol];
+                float* rRow = r + (long)p * ldr;
+                for (int j = 0; j < n; j++) cRow[j] += lip * rRow[j];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GemmAvx(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim, bool accumulate)
+    {
+        for (int i = 0; i < m; i += 4)
+        {
+            float* l0 = l + (long)i * lRow, l1 = l0 + lRow, l2 = l1 + lRow, l3 = l2 + lRow;
+            float* c0 = c + (long)i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+            int j = 0;
+            for (; j + 16 <= n; j += 16)
+            {
+                Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+                if (accumulate)
+                {
+                    a00 = Avx.LoadVector256(c0 + j); a01 = Avx.LoadVector256(c0 + j + 8);
+                    a10 = Avx.LoadVector256(c1 + j); a11 = Avx.LoadVector256(c1 + j + 8);
+                    a20 = Avx.LoadVector256(c2 + j); a21 = Avx.LoadVector256(c2 + j + 8);
+                    a30 = Avx.LoadVector256(c3 + j); a31 = Avx.LoadVector256(c3 + j + 8);
+                }
+                float* rp = r + j;
+                long lo = 0;
+                for (int p = 0; p < kDim; p++, rp += ldr, lo += lCol)
+                {
+                    var r0 = Avx.LoadVector256(rp);
+                    var r1 = Avx.LoadVector256(rp + 8);
+                    var b = Vector256.Create(l0[lo]);
+                    a00 = Fma.MultiplyAdd(b, r0, a00); a01 = Fma.MultiplyAdd(b, r1, a01);
+                    b = Vector256.Create(l1[lo]);
+                    a10 = Fma.MultiplyAdd(b, r0, a10); a11 = Fma.MultiplyAdd(b, r1, a11);
+                    b = Vector256.Create(l2[lo]);
+                    a20 = Fma.MultiplyAdd(b, r0, a20); a21 = Fma.MultiplyAdd(b, r1, a21);
+                    b = Vector256.Create(l3[lo]);
+                    a30 = Fma.MultiplyAdd(b, r0, a30); a31 = Fma.MultiplyAdd(b, r1, a31);
+                }
+                Avx.Store(c0 + j, a00); Avx.Store(c0 + j + 8, a01);
+                Avx.Store(c1 + j, a10); Avx.Store(c1 + j + 8, a11);
+                Avx.Store(c2 + j, a20); Avx.Store(c2 + j + 8, a21);
+                Avx.Store(c3 + j, a30); Avx.Store(c3 + j + 8, a31);
+            }
+            if (j < n)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                if (accumulate)
+                {
+                    a0 = Avx.LoadVector256(c0 + j); a1 = Avx.LoadVector256(c1 + j);
+                    a2 = Avx.LoadVector256(c2 + j); a3 = Avx.LoadVector256(c3 + j);
+                }
+                float* rp = r + j;
+                long lo = 0;
+                for (int p = 0; p < kDim; p++, rp += ldr, lo += lCol)
+                {
+                    var r0 = Avx.LoadVector256(rp);
+                    a0 = Fma.MultiplyAdd(Vector256.Create(l0[lo]), r0, a0);
+                    a1 = Fma.MultiplyAdd(Vector256.Create(l1[lo]), r0, a1);
+                    a2 = Fma.MultiplyAdd(Vector256.Create(l2[lo]), r0, a2);
+                    a3 = Fma.MultiplyAdd(Vector256.Create(l3[lo]), r0, a3);
+                }
+                Avx.Store(c0 + j, a0); Avx.Store(c1 + j, a1); Avx.Store(c2 + j, a2); Avx.Store(c3 + j, a3);
+            }
+        }
+    }
+
+    /// <summary>dst[t, c] = factor·src[t, c] for t &lt; min(rows, srcRows), c &lt; width; zero elsewhere (dst is rows × ld).</summary>
+    private static void PackRows(float* src, int srcRows, int width, float* dst, int ld, int rows, float factor)
+    {
+        int real = Math.Min(rows, srcRows);
+        for (int t = 0; t < rows; t++)
+        {
+            float* d = dst + (long)t * ld;
+            if (t < real)
+            {
+                float* sRow = src + (long)t * width;
+                for (int c = 0; c < width; c++) d[c] = factor * sRow[c];
+                for (int c = width; c < ld; c++) d[c] = 0f;
+            }
+            else new Span<float>(d, ld).Clear();
+        }
+    }
+
+    /// <summary>dst[c, t] = src[t, c] for the first min(rows, srcRows) rows, zero elsewhere (dst is paddedWidth × ld, zeroed by Scratch).</summary>
+    private static void PackTransposed(float* src, int srcRows, int width, float* dst, int ld, int rows)
+    {
+        int real = Math.Min(rows, srcRows);
+        for (int t = 0; t < real; t++)
+        {
+            float* sRow = src + (long)t * width;
+            for (int c = 0; c < width; c++) dst[(long)c * ld + t] = sRow[c];
+        }
+    }
+
+    /// <summary>A zero-initialised, 64-byte aligned native float buffer.</summary>
+    private readonly struct Scratch : IDisposable
+    {
+        public readonly float* P;
+        private readonly long _length;
+
+        public Scratch(long length)
+        {
+            _length = Math.Max(length, 1);
+            P = (float*)NativeMemory.AlignedAlloc((nuint)(_length * sizeof(float)), 64);
+            Clear();
+        }
+
+        public void Clear() => NativeMemory.Clear(P, (nuint)(_length * sizeof(float)));
+
+        public void Dispose() => NativeMemory.AlignedFree(P);
+    }
+}

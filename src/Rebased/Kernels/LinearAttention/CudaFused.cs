@@ -1,0 +1,228 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Rebased.Native;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rebased.Kernels.LinearAttention;
+
+/// <summary>
+/// The fused form on CUDA: forward and backward kernels (CudaFused.cu) compiled at run time by NVRTC,
+/// specialised per dtype, kernel, padded D and Dv block, launched on libtorch's default stream in the
+/// primary context on the tensors' device memory. fp32 inputs run register-tiled IEEE fp32 kernels on the
+/// CUDA cores; bf16/fp16 inputs run tensor-core (mma.sync) kernels with fp32 accumulation. The normalisation
+/// y = o / (z + eps) is fused, and the backward recomputes the score tiles from q, k, v, reading only y, z
+/// and dy besides (dq, and dk when Dv is split over blocks, accumulate with fp32 atomics).
+/// </summary>
+public sealed partial class CudaFused : ILinearAttention
+{
+    private const uint PrepThreads = 256;
+    private const int Tile = 64;
+
+    public string Name => "fused";
+
+    public bool Supports(Device device, ScalarType dtype) =>
+        device.type == DeviceType.CUDA && dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;
+
+    public Tensor Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
+    {
+        CheckInputs(q, k, v);
+        return CudaFusedFunction.apply(q, k, v, kernel, scale, eps);
+    }
+
+    [LibraryImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
+    private static partial IntPtr TensorData(IntPtr tensor);
+
+    /// <summary>Address of the first element (storage offset included).</summary>
+    internal static IntPtr DataPointer(Tensor t) => TensorData(t.Handle);
+
+    internal static void CheckInputs(Tensor q, Tensor k, Tensor v)
+    {
+        foreach (var (name, t) in new[] { ("q", q), ("k", k), ("v", v) })
+        {
+            if (t.device_type != DeviceType.CUDA)
+                throw new ArgumentException($"fused CUDA linear attention needs CUDA tensors; {name} is on {t.device}");
+            if (t.dtype != q.dtype || t.dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
+                throw new ArgumentException($"fused CUDA linear attention needs q, k, v of one dtype among float32, bfloat16, float16; {name} is {t.dtype}");
+            if (t.dim() != 4) throw new ArgumentException($"fused CUDA linear attention needs [B, H, T, *] tensors; {name} has shape [{string.Join(", ", t.shape)}]");
+            if (t.device.index != q.device.index) throw new ArgumentException($"q and {name} are on different devices");
+        }
+        if (!q.shape.SequenceEqual(k.shape)) throw new ArgumentException($"q [{string.Join(", ", q.shape)}] and k [{string.Join(", ", k.shape)}] differ in shape");
+        if (!q.shape[..3].SequenceEqual(v.shape[..3])) throw new ArgumentException($"q [{string.Join(", ", q.shape)}] and v [{string.Join(", ", v.shape)}] differ in B, H or T");
+        if (q.shape[3] > 128) throw new ArgumentException($"fused CUDA linear attention supports D ≤ 128, got D = {q.shape[3]}");
+        if (q.shape[2] > int.MaxValue / 2 || v.shape[3] > int.MaxValue / 2 || q.shape[0] * q.shape[1] > 65535)
+            throw new ArgumentException($"fused CUDA linear attention: shape [{string.Join(", ", q.shape)}] / Dv {v.shape[3]} out of range (B·H ≤ 65535)");
+    }
+
+    /// <summary>
+    /// Compile-time shape of one kernel variant. fp32 runs the register-tiled CUDA-core kernels (256 threads,
+    /// Dv blocks of 8..64); 16-bit dtypes run the tensor-core kernels (128 threads, Dv blocks of 16..64).
+    /// </summary>
+    internal readonly record struct Variant(ScalarType Dtype, PolynomialKernel Kernel, int DP, int BV)
+    {
+        public static Variant For(ScalarType dtype, PolynomialKernel kernel, int d, int dv)
+        {
+            int dp = (d + 15) / 16 * 16;
+            int bv = dtype == ScalarType.Float32
+                ? dv <= 8 ? 8 : dv <= 16 ? 16 : dv <= 32 ? 32 : 64
+                : Math.Min(64, (dv + 15) / 16 * 16);
+            return new(dtype, kernel, dp, bv);
+        }
+
+        public bool TensorCores => Dtype != ScalarType.Float32;
+        public uint Threads => TensorCores ? 128u : 256u;
+        public string ForwardName => TensorCores ? "la_forward_mma" : "la_forward";
+        public string BackwardName => TensorCores ? "la_backward_mma" : "la_backward";
+        public string PrepName => TensorCores ? "la_backward_prep_mma" : "la_backward_prep";
+
+        private int SQ => DP + 4;
+        private int SV => BV + 4;
+        private const int SA = Tile + 4;
+
+        /// <summary>Dynamic shared memory in bytes (the tensor-core forward uses static shared memory).</summary>
+        public int ForwardShared => TensorCores ? 0 : 4 * Tile * (2 * SQ + SV + SA);
+
+        public int BackwardShared => TensorCores
+            ? 4 * Tile + 2 * Tile * (2 * (DP + 8) + 2 * (BV + 8) + Tile + 8)
+            : 4 * (Tile * (2 * SQ + 2 * SV + 2 * SA) + Tile);
+
+        public string[] Defines =>
+        [
+            $"ELEM_KIND={Dtype switch { ScalarType.Float32 => 0, ScalarType.BFloat16 => 1, _ => 2 }}",
+            $"KERNEL={(Kernel == PolynomialKernel.Rebased ? 0 : 1)}",
+            $"DP={DP}",
+            $"BV={BV}",
+        ];
+    }
+
+    private sealed record Functions(IntPtr Forward, IntPtr Prep, IntPtr Backward);
+
+    private static readonly Dictionary<(int, Variant), Functions> FunctionCache = new();
+    private static readonly Lazy<string> Source = new(() =>
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(
+            Assembly.GetExecutingAssembly().GetManifestResourceNames().Single(n => n.EndsWith("CudaFused.cu", StringComparison.Ordinal)))!;
+        return new StreamReader(stream).ReadToEnd();
+    });
+
+    private static Functions FunctionsFor(int ordinal, Variant variant)
+    {
+        lock (FunctionCache)
+        {
+            if (FunctionCache.TryGetValue((ordinal, variant), out var f)) return f;
+            var module = CudaModules.Get(ordinal, "CudaFused.cu", Source.Value, variant.Defines);
+            f = new Functions(
+                CudaDriver.GetFunction(module, variant.ForwardName, variant.ForwardShared),
+                CudaDriver.GetFunction(module, variant.PrepName, 0),
+                CudaDriver.GetFunction(module, variant.BackwardName, variant.BackwardShared));
+            FunctionCache[(ordinal, variant)] = f;
+            return f;
+        }
+    }
+
+    private static int Ordinal(Tensor t) => Math.Max(0, (int)t.device.index);
+
+    /// <summary>Contiguous, with the first element 16-byte aligned (the kernels' vector loads need it).</summary>
+    private static Tensor Prepared(Tensor t)
+    {
+        t = t.contiguous();
+        return DataPointer(t) % 16 == 0 ? t : t.clone();
+    }
+
+    /// <summary>
+    /// y = o / (z + eps) in the inputs' dtype, the y the backward reads (y itself for fp32, an fp32 copy for
+    /// 16-bit inputs, so that the gradient through the normalisation cancels without 16-bit rounding) and z
+    /// (fp32, [B, H, T]).
+    /// </summary>
+    internal static unsafe (Tensor Y, Tensor YSaved, Tensor Z) ForwardRaw(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
+    {
+        CheckInputs(q, k, v);
+        using var scope = NewDisposeScope();
+        q = Prepared(q); k = Prepared(k); v = Prepared(v);
+        int bh = (int)(q.shape[0] * q.shape[1]), t = (int)q.shape[2], d = (int)q.shape[3], dv = (int)v.shape[3];
+        var variant = Variant.For(q.dtype, kernel, d, dv);
+        var y = empty(v.shape, v.dtype, v.device);
+        var y32 = variant.TensorCores ? empty(v.shape, ScalarType.Float32, v.device) : y;
+        var z = empty(q.shape[..3], ScalarType.Float32, q.device);
+        if (t > 0 && bh > 0 && dv > 0)
+        {
+            var f = FunctionsFor(Ordinal(q), variant);
+            CudaDriver.UsePrimaryContext(Ordinal(q));
+            IntPtr qp = DataPointer(q), kp = DataPointer(k), vp = DataPointer(v), yp = DataPointer(y), y32p = DataPointer(y32), zp = DataPointer(z);
+            float s = (float)scale, e = (float)eps;
+            void** args = stackalloc void*[11];
+            int n = 0;
+            args[n++] = &qp; args[n++] = &kp; args[n++] = &vp; args[n++] = &yp;
+            if (variant.TensorCores) args[n++] = &y32p;
+            args[n++] = &zp; args[n++] = &t; args[n++] = &d; args[n++] = &dv; args[n++] = &s; args[n++] = &e;
+            uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
+            CudaDriver.Launch(f.Forward, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.ForwardShared, args, variant.ForwardName);
+        }
+        return (y.MoveToOuterDisposeScope(), y32.MoveToOuterDisposeScope(), z.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>dq, dk, dv (in the inputs' dtype) from dy and the forward's saved y and z.</summary>
+    internal static unsafe (Tensor Dq, Tensor Dk, Tensor Dv) BackwardRaw(Tensor q, Tensor k, Tensor v, Tensor y, Tensor z, Tensor dy,
+        PolynomialKernel kernel, double scale, double eps)
+    {
+        CheckInputs(q, k, v);
+        using var scope = NewDisposeScope();
+        q = Prepared(q); k = Prepared(k); v = Prepared(v); y = Prepared(y); z = z.contiguous();
+        if (y.dtype != ScalarType.Float32)
+            throw new ArgumentException($"fused CUDA backward needs the forward's saved fp32 y, got {y.dtype}");
+        dy = Prepared(dy.to(v.dtype));
+        int bh = (int)(q.shape[0] * q.shape[1]), t = (int)q.shape[2], d = (int)q.shape[3], dv = (int)v.shape[3];
+        var variant = Variant.For(q.dtype, kernel, d, dv);
+        uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
+        var dq = zeros(q.shape, ScalarType.Float32, q.device);
+        var dk = vBlocks > 1 ? zeros(k.shape, ScalarType.Float32, k.device) : empty(k.shape, ScalarType.Float32, k.device);
+        var dvOut = empty(v.shape, v.dtype, v.device);
+        if (t > 0 && bh > 0 && dv > 0)
+        {
+            var f = FunctionsFor(Ordinal(q), variant);
+            CudaDriver.UsePrimaryContext(Ordinal(q));
+            var rz = empty(z.shape, ScalarType.Float32, z.device);
+            var delta = empty(z.shape, ScalarType.Float32, z.device);
+            IntPtr yp = DataPointer(y), dyp = DataPointer(dy), zp = DataPointer(z), rzp = DataPointer(rz), deltap = DataPointer(delta);
+            long rows = (long)bh * t;
+            float e = (float)eps, s = (float)scale;
+            void** prepArgs = stackalloc void*[] { &yp, &dyp, &zp, &rzp, &deltap, &rows, &dv, &e };
+            CudaDriver.Launch(f.Prep, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs, variant.PrepName);
+
+            IntPtr qp = DataPointer(q), kp = DataPointer(k), vp = DataPointer(v), dqp = DataPointer(dq), dkp = DataPointer(dk), dvp = DataPointer(dvOut);
+            void** args = stackalloc void*[] { &qp, &kp, &vp, &dyp, &rzp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s };
+            CudaDriver.Launch(f.Backward, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared, args, variant.BackwardName);
+        }
+        else
+        {
+            dk.zero_();
+            dvOut.zero_();
+        }
+        return (dq.to(q.dtype).MoveToOuterDisposeScope(), dk.to(q.dtype).MoveToOuterDisposeScope(), dvOut.MoveToOuterDisposeScope());
+    }
+
+    private sealed class CudaFusedFunction : autograd.SingleTensorFunction<CudaFusedFunction>
+    {
+        public override string Name => nameof(CudaFusedFunction);
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var (q, k, v) = (((Tensor)vars[0]).contiguous(), ((Tensor)vars[1]).contiguous(), ((Tensor)vars[2]).contiguous());
+            var (kernel, scale, eps) = ((PolynomialKernel)vars[3], (double)vars[4], (double)vars[5]);
+            var (y, ySaved, z) = ForwardRaw(q, k, v, kernel, scale, eps);
+            ctx.save_for_backward([q, k, v, ySaved, z]);
+            ctx.save_data("kernel", kernel);
+            ctx.save_data("scale", scale);
+            ctx.save_data("eps", eps);
+            return y;
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
+        {
+            var saved = ctx.get_saved_variables();
+            var (dq, dk, dv) = BackwardRaw(saved[0], saved[1], saved[2], saved[3], saved[4], grad_output,
+                (PolynomialKernel)ctx.get_data("kernel"), (double)ctx.get_data("scale"), (double)ctx.get_data("eps"));
+            return [dq, dk, dv, null!, null!, null!];
+        }
+    }
+}

@@ -1,0 +1,809 @@
+// Causal polynomial linear attention, forward and backward. fp32: IEEE fp32 on the CUDA cores with register
+// tiling (la_forward, la_backward_prep, la_backward); 16-bit: tensor cores, further below (*_mma).
+// Compiled at run time by NVRTC with these macros:
+//   ELEM_KIND  0 = float, 1 = bf16, 2 = fp16 (storage type of q, k, v, y, dy, dv)
+//   KERNEL     0 = ReBased f(x) = x^2, 1 = Based f(x) = 1 + x + x^2/2
+//   DP         D padded to a multiple of 16 (<= 128)
+//   BV         output columns per block: 8, 16, 32 or 64
+// Layout: q, k [BH, T, D]; v, y, dy, dv [BH, T, Dv]; z, rz, delta [BH, T]; dq, dk fp32 [BH, T, D].
+// CUDA-core tiles: 64 query rows x 64 keys, 256 threads as a TY x TX grid.
+
+typedef unsigned short u16;
+typedef unsigned long long u64;
+
+#if ELEM_KIND == 0
+typedef float elem_t;
+__device__ __forceinline__ float to_f32(float x) { return x; }
+__device__ __forceinline__ float from_f32(float x) { return x; }
+#elif ELEM_KIND == 1
+typedef u16 elem_t;
+__device__ __forceinline__ float to_f32(u16 x) { return __uint_as_float(((unsigned)x) << 16); }
+__device__ __forceinline__ u16 from_f32(float x) {
+    u16 r;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(x));
+    return r;
+}
+#else
+typedef u16 elem_t;
+__device__ __forceinline__ float to_f32(u16 x) {
+    float r;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(r) : "h"(x));
+    return r;
+}
+__device__ __forceinline__ u16 from_f32(float x) {
+    u16 r;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r) : "f"(x));
+    return r;
+}
+#endif
+
+#define NT 256
+#define BQ 64
+#define BK 64
+#define TX (BV < 16 ? BV : 16)
+#define TY (NT / TX)
+#define TM (BQ / TY)
+#define TN (BV / TX)
+#define SN (BK / TX)
+#define DN (DP / TX)
+#define SQ (DP + 4)
+#define SV (BV + 4)
+#define SA (BK + 4)
+#define MIN_BLOCKS (DP <= 32 ? 2 : 1)
+
+__device__ __forceinline__ float weight(float x) {
+#if KERNEL == 0
+    return x * x;
+#else
+    return fmaf(x, fmaf(0.5f, x, 1.0f), 1.0f);
+#endif
+}
+
+__device__ __forceinline__ float weight_grad(float x) {
+#if KERNEL == 0
+    return 2.0f * x;
+#else
+    return 1.0f + x;
+#endif
+}
+
+__device__ __forceinline__ float4 load4(const elem_t* p) {
+#if ELEM_KIND == 0
+    return *reinterpret_cast<const float4*>(p);
+#else
+    uint2 u = *reinterpret_cast<const uint2*>(p);
+    return make_float4(to_f32((u16)(u.x & 0xffffu)), to_f32((u16)(u.x >> 16)), to_f32((u16)(u.y & 0xffffu)), to_f32((u16)(u.y >> 16)));
+#endif
+}
+
+// This thread's share of a 64-row x W-column tile (W a multiple of 4) of a row-major [T, ld] matrix, held in
+// registers between the global loads (fetch) and the shared-memory stores (store), so that the loads of the
+// next tile are in flight while the current one is computed. Rows >= T and columns >= ncols read as zero.
+template <int W>
+struct Stage {
+    static constexpr int Q4 = W / 4;
+    static constexpr int N = (64 * Q4 + NT - 1) / NT;
+    float4 r[N];
+
+    __device__ __forceinline__ void fetch(const elem_t* src, int row0, int col0, int T, int ld, int ncols, bool vec, float mul, const float* rowmul) {
+#pragma unroll
+        for (int n = 0; n < N; n++) {
+            int e = threadIdx.x + n * NT;
+            float4 val = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            int row = row0 + e / Q4, col = col0 + (e % Q4) * 4;
+            if ((64 * Q4) % NT == 0 || e < 64 * Q4) {
+                if (row < T) {
+                    const elem_t* p = src + (u64)row * ld + col;
+                    if (vec && col + 3 < ncols) {
+                        val = load4(p);
+                    } else {
+                        if (col < ncols) val.x = to_f32(p[0]);
+                        if (col + 1 < ncols) val.y = to_f32(p[1]);
+                        if (col + 2 < ncols) val.z = to_f32(p[2]);
+                        if (col + 3 < ncols) val.w = to_f32(p[3]);
+                    }
+                    float m = rowmul ? mul * rowmul[row] : mul;
+                    val.x *= m; val.y *= m; val.z *= m; val.w *= m;
+                }
+            }
+            r[n] = val;
+        }
+    }
+
+    __device__ __forceinline__ void store(float* dst, int stride) const {
+#pragma unroll
+        for (int n = 0; n < N; n++) {
+            int e = threadIdx.x + n * NT;
+            if ((64 * Q4) % NT == 0 || e < 64 * Q4)
+                *reinterpret_cast<float4*>(dst + (e / Q4) * stride + (e % Q4) * 4) = r[n];
+        }
+    }
+};
+
+// acc[i][j] += sum_d A[rowA(i)][d] * B[rowB(j)][d], rowA(i) = ty + TY*i, rowB(j) = tx + TX*j; depth multiple of 4.
+template <int NI, int NJ>
+__device__ __forceinline__ void tile_abt(float (&acc)[NI][NJ], const float* A, int strideA, const float* B, int strideB, int depth, int ty, int tx) {
+    for (int d = 0; d < depth; d += 4) {
+        float4 a[NI], b[NJ];
+#pragma unroll
+        for (int i = 0; i < NI; i++) a[i] = *reinterpret_cast<const float4*>(A + (ty + TY * i) * strideA + d);
+#pragma unroll
+        for (int j = 0; j < NJ; j++) b[j] = *reinterpret_cast<const float4*>(B + (tx + TX * j) * strideB + d);
+#pragma unroll
+        for (int i = 0; i < NI; i++)
+#pragma unroll
+            for (int j = 0; j < NJ; j++) {
+                acc[i][j] = fmaf(a[i].x, b[j].x, acc[i][j]);
+                acc[i][j] = fmaf(a[i].y, b[j].y, acc[i][j]);
+                acc[i][j] = fmaf(a[i].z, b[j].z, acc[i][j]);
+                acc[i][j] = fmaf(a[i].w, b[j].w, acc[i][j]);
+            }
+    }
+}
+
+// acc[i][n] += sum_j P[ty + TY*i][j] * M[j][col0 + n], 64 terms; P has stride SA, M stride strideM.
+template <int NI, int NN>
+__device__ __forceinline__ void tile_pm(float (&acc)[NI][NN], const float* P, const float* M, int strideM, int col0, int ty) {
+#pragma unroll 4
+    for (int j = 0; j < BK; j += 4) {
+        float4 p[NI];
+#pragma unroll
+        for (int i = 0; i < NI; i++) p[i] = *reinterpret_cast<const float4*>(P + (ty + TY * i) * SA + j);
+#pragma unroll
+        for (int jj = 0; jj < 4; jj++) {
+            float m[NN];
+#pragma unroll
+            for (int n = 0; n < NN; n++) m[n] = M[(j + jj) * strideM + col0 + n];
+#pragma unroll
+            for (int i = 0; i < NI; i++) {
+                float pv = jj == 0 ? p[i].x : jj == 1 ? p[i].y : jj == 2 ? p[i].z : p[i].w;
+#pragma unroll
+                for (int n = 0; n < NN; n++) acc[i][n] = fmaf(pv, m[n], acc[i][n]);
+            }
+        }
+    }
+}
+
+// grid (query tiles, Dv blocks, BH). y = o / (z + eps); z stored by the first Dv block.
+extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_forward(
+    const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
+    elem_t* __restrict__ y, float* __restrict__ z, int T, int D, int Dv, float scale, float eps) {
+    extern __shared__ __align__(16) float smem[];
+    float* Qs = smem;             // [64][SQ]
+    float* Ks = Qs + 64 * SQ;     // [64][SQ]
+    float* Vs = Ks + 64 * SQ;     // [64][SV]
+    float* As = Vs + 64 * SV;     // [64][SA]
+
+    const int tiles = (T + BQ - 1) / BQ;
+    const int qt = tiles - 1 - blockIdx.x;  // longest rows first
+    const int col0 = blockIdx.y * BV;
+    const u64 bh = blockIdx.z;
+    q += bh * T * D; k += bh * T * D; v += bh * T * Dv; y += bh * T * Dv; z += bh * T;
+    const int tx = threadIdx.x % TX, ty = threadIdx.x / TX;
+    const int row0 = qt * BQ;
+
+    const bool vq = (D % 4) == 0, vv = (Dv % 4) == 0;
+    {
+        Stage<DP> sq;
+        sq.fetch(q, row0, 0, T, D, D, vq, scale, nullptr);
+        sq.store(Qs, SQ);
+    }
+
+    float o[TM][TN], zs[TM];
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        zs[i] = 0.0f;
+#pragma unroll
+        for (int n = 0; n < TN; n++) o[i][n] = 0.0f;
+    }
+
+    Stage<DP> sk;
+    Stage<BV> sv;
+    sk.fetch(k, 0, 0, T, D, D, vq, 1.0f, nullptr);
+    sv.fetch(v, 0, col0, T, Dv, Dv, vv, 1.0f, nullptr);
+    for (int kt = 0; kt <= qt; kt++) {
+        __syncthreads();
+        sk.store(Ks, SQ);
+        sv.store(Vs, SV);
+        __syncthreads();
+        if (kt < qt) {
+            sk.fetch(k, (kt + 1) * BK, 0, T, D, D, vq, 1.0f, nullptr);
+            sv.fetch(v, (kt + 1) * BK, col0, T, Dv, Dv, vv, 1.0f, nullptr);
+        }
+        float s[TM][SN];
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int j = 0; j < SN; j++) s[i][j] = 0.0f;
+        tile_abt<TM, SN>(s, Qs, SQ, Ks, SQ, DP, ty, tx);
+        const bool diagonal = kt == qt;
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int j = 0; j < SN; j++) {
+                int r = ty + TY * i, c = tx + TX * j;
+                float a = weight(s[i][j]);
+                if (diagonal && c > r) a = 0.0f;
+                zs[i] += a;
+                As[r * SA + c] = a;
+            }
+        __syncthreads();
+        tile_pm<TM, TN>(o, As, Vs, SV, tx * TN, ty);
+    }
+
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+#pragma unroll
+        for (int off = TX / 2; off > 0; off /= 2) zs[i] += __shfl_xor_sync(0xffffffffu, zs[i], off);
+        int row = row0 + ty + TY * i;
+        if (row < T) {
+            float r = 1.0f / (zs[i] + eps);
+#pragma unroll
+            for (int n = 0; n < TN; n++) {
+                int col = col0 + tx * TN + n;
+                if (col < Dv) y[(u64)row * Dv + col] = from_f32(o[i][n] * r);
+            }
+            if (blockIdx.y == 0 && tx == 0) z[row] = zs[i];
+        }
+    }
+}
+
+// One warp per row: rz = 1 / (z + eps), delta = -rz * (dy . y), the gradient reaching z.
+extern "C" __global__ void la_backward_prep(
+    const elem_t* __restrict__ y, const elem_t* __restrict__ dy, const float* __restrict__ z,
+    float* __restrict__ rz, float* __restrict__ delta, long long rows, int Dv, float eps) {
+    long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    float sum = 0.0f;
+    for (int c = lane; c < Dv; c += 32) sum += to_f32(dy[row * Dv + c]) * to_f32(y[row * Dv + c]);
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) {
+        float r = 1.0f / (z[row] + eps);
+        rz[row] = r;
+        delta[row] = -r * sum;
+    }
+}
+
+// grid (key tiles, Dv blocks, BH). Each block owns 64 keys and one Dv block: dv for those keys directly,
+// dk (plain store with one Dv block, atomics otherwise) and dq (atomics) as fp32.
+// The Dv blocks split dP = sum over blocks, and the gradients are linear in dP; the z term goes with block 0.
+extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
+    const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
+    const elem_t* __restrict__ dy, const float* __restrict__ rz, const float* __restrict__ delta,
+    float* __restrict__ dq, float* __restrict__ dk, elem_t* __restrict__ dv,
+    int T, int D, int Dv, float scale) {
+    extern __shared__ __align__(16) float smem[];
+    float* Ks = smem;             // [64][SQ] keys
+    float* Vs = Ks + 64 * SQ;     // [64][SV] values of the keys
+    float* Qs = Vs + 64 * SV;     // [64][SQ] scaled queries
+    float* Os = Qs + 64 * SQ;     // [64][SV] dy * rz of the queries
+    float* As = Os + 64 * SV;     // [64 keys][SA] weights
+    float* Xs = As + 64 * SA;     // [64 keys][SA] d(loss)/dx
+    float* Zs = Xs + 64 * SA;     // [64] delta of the queries
+
+    const int tiles = (T + BK - 1) / BK;
+    const int kt = blockIdx.x;
+    const int col0 = blockIdx.y * BV;
+    const bool first_block = blockIdx.y == 0;
+    const bool split = gridDim.y > 1;
+    const u64 bh = blockIdx.z;
+    q += bh * T * D; k += bh * T * D; dq += bh * T * D; dk += bh * T * D;
+    v += bh * T * Dv; dy += bh * T * Dv; dv += bh * T * Dv;
+    rz += bh * T; delta += bh * T;
+    const int tx = threadIdx.x % TX, ty = threadIdx.x / TX;
+    const int key0 = kt * BK;
+
+    const bool vq = (D % 4) == 0, vv = (Dv % 4) == 0;
+    {
+        Stage<DP> sk;
+        Stage<BV> sv;
+        sk.fetch(k, key0, 0, T, D, D, vq, 1.0f, nullptr);
+        sv.fetch(v, key0, col0, T, Dv, Dv, vv, 1.0f, nullptr);
+        sk.store(Ks, SQ);
+        sv.store(Vs, SV);
+    }
+
+    float gv[TM][TN], gk[TM][DN];
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+#pragma unroll
+        for (int n = 0; n < TN; n++) gv[i][n] = 0.0f;
+#pragma unroll
+        for (int n = 0; n < DN; n++) gk[i][n] = 0.0f;
+    }
+
+    Stage<DP> sq;
+    Stage<BV> sdo;
+    sq.fetch(q, kt * BQ, 0, T, D, D, vq, scale, nullptr);
+    sdo.fetch(dy, kt * BQ, col0, T, Dv, Dv, vv, 1.0f, rz);
+    for (int qt = kt; qt < tiles; qt++) {
+        const int row0 = qt * BQ;
+        __syncthreads();
+        if (threadIdx.x < 64) {
+            int row = row0 + threadIdx.x;
+            Zs[threadIdx.x] = row < T && first_block ? delta[row] : 0.0f;
+        }
+        sq.store(Qs, SQ);
+        sdo.store(Os, SV);
+        __syncthreads();
+        if (qt + 1 < tiles) {
+            sq.fetch(q, row0 + BQ, 0, T, D, D, vq, scale, nullptr);
+            sdo.fetch(dy, row0 + BQ, col0, T, Dv, Dv, vv, 1.0f, rz);
+        }
+
+        float s[TM][SN], p[TM][SN];
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int j = 0; j < SN; j++) { s[i][j] = 0.0f; p[i][j] = 0.0f; }
+        tile_abt<TM, SN>(s, Ks, SQ, Qs, SQ, DP, ty, tx);  // s[key][query]
+        tile_abt<TM, SN>(p, Vs, SV, Os, SV, BV, ty, tx);  // dP[key][query] over this Dv block
+        float zq[SN];
+#pragma unroll
+        for (int j = 0; j < SN; j++) zq[j] = Zs[tx + TX * j];
+        const bool edge = qt == kt || row0 + BQ > T;
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int j = 0; j < SN; j++) {
+                int kr = ty + TY * i, qc = tx + TX * j;
+                bool live = !edge || (row0 + qc >= key0 + kr && row0 + qc < T);
+                float x = s[i][j];
+                As[kr * SA + qc] = live ? weight(x) : 0.0f;
+                Xs[kr * SA + qc] = live ? weight_grad(x) * (p[i][j] + zq[j]) : 0.0f;
+            }
+        __syncthreads();
+
+        tile_pm<TM, TN>(gv, As, Os, SV, tx * TN, ty);   // dv[key][n] += a * do
+        tile_pm<TM, DN>(gk, Xs, Qs, SQ, tx * DN, ty);   // dk[key][d] += dx * scale q
+
+        // dq[query][d] += scale * sum_key dx[key][query] k[key][d], queries ty*TM .. + TM
+        float gq[TM][DN];
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int n = 0; n < DN; n++) gq[i][n] = 0.0f;
+#pragma unroll 4
+        for (int j = 0; j < BK; j++) {
+            float xv[TM], kv[DN];
+#pragma unroll
+            for (int i = 0; i < TM; i++) xv[i] = Xs[j * SA + ty * TM + i];
+#pragma unroll
+            for (int n = 0; n < DN; n++) kv[n] = Ks[j * SQ + tx * DN + n];
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int n = 0; n < DN; n++) gq[i][n] = fmaf(xv[i], kv[n], gq[i][n]);
+        }
+#pragma unroll
+        for (int i = 0; i < TM; i++) {
+            int row = row0 + ty * TM + i;
+            if (row >= T) continue;
+#pragma unroll
+            for (int n = 0; n < DN; n++) {
+                int col = tx * DN + n;
+                if (col < D) atomicAdd(dq + (u64)row * D + col, gq[i][n] * scale);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        int key = key0 + ty + TY * i;
+        if (key >= T) continue;
+#pragma unroll
+        for (int n = 0; n < TN; n++) {
+            int col = col0 + tx * TN + n;
+            if (col < Dv) dv[(u64)key * Dv + col] = from_f32(gv[i][n]);
+        }
+#pragma unroll
+        for (int n = 0; n < DN; n++) {
+            int col = tx * DN + n;
+            if (col >= D) continue;
+            if (split) atomicAdd(dk + (u64)key * D + col, gk[i][n]);
+            else dk[(u64)key * D + col] = gk[i][n];
+        }
+    }
+}
+
+#if ELEM_KIND != 0
+// ---------------------------------------------------------------------------------------------------------
+// 16-bit inputs: tensor cores (mma.sync m16n8k16, fp32 accumulation), 4 warps per block, 64 x 64 tiles.
+// Shared tiles hold 16-bit values with rows padded by 8 elements (16 bytes) against bank conflicts.
+// Fragment naming follows the PTX ISA: lane = 4 g + t; C/D element c0,c1 at (row g, cols 2t, 2t+1), c2,c3 at
+// (row g + 8, same cols); the A fragment of a 16 x 16 tile is the C layout of two adjacent 16 x 8 tiles.
+// ---------------------------------------------------------------------------------------------------------
+#define MT 128
+#define PQ (DP + 8)
+#define PV (BV + 8)
+#define PX (64 + 8)
+#if ELEM_KIND == 1
+#define ONES2 0x3F803F80u
+#else
+#define ONES2 0x3C003C00u
+#endif
+
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+    unsigned r;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
+    return r;
+}
+
+__device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], const u16* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void ldsm_x4_t(unsigned (&r)[4], const u16* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void mma16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+#if ELEM_KIND == 1
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+#endif
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats as a 16-bit pair, the first in the low half.
+__device__ __forceinline__ unsigned pack2(float lo, float hi) {
+    unsigned r;
+#if ELEM_KIND == 1
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+#else
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+#endif
+    return r;
+}
+
+// Lane addresses for ldmatrix.x4 (l = lane):
+// A operand of a 16 x 16 tile stored [m][k] at (m0, k0):            row m0 + (l & 15),                   col k0 + (l >> 4) * 8
+// A operand stored transposed [k][m]:                              row k0 + (l & 7) + (l >> 4) * 8,     col m0 + ((l >> 3) & 1) * 8   (.trans)
+// B operands of two 16 x 8 tiles (n0, n0 + 8) stored [n][k]:        row n0 + (l & 7) + (l >> 4) * 8,     col k0 + ((l >> 3) & 1) * 8
+// B operands of two 16 x 8 tiles stored [k][n]:                     row k0 + (l & 7) + ((l >> 3) & 1) * 8, col n0 + (l >> 4) * 8      (.trans)
+// In both B cases r0, r1 are (b0, b1) of tile n0 and r2, r3 those of tile n0 + 8.
+
+// rows [row0, row0 + 64) x cols [col0, col0 + W) of a row-major [T, ld] matrix as 16-bit values into dst
+// (row stride P), zero-padded; with rowmul, each row is scaled by rowmul[row] in fp32 first.
+template <int W, int P>
+__device__ __forceinline__ void load_tile16(u16* dst, const elem_t* src, int row0, int col0, int T, int ld, int ncols, bool vec8, const float* rowmul) {
+    constexpr int C8 = W / 8;
+    for (int e = threadIdx.x; e < 64 * C8; e += MT) {
+        int r = e / C8, c = (e % C8) * 8;
+        int row = row0 + r, col = col0 + c;
+        u16* d = dst + r * P + c;
+        if (row < T && vec8 && col + 7 < ncols && !rowmul) {
+            *reinterpret_cast<uint4*>(d) = *reinterpret_cast<const uint4*>(src + (u64)row * ld + col);
+        } else {
+            float m = row < T && rowmul ? rowmul[row] : 1.0f;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                float val = row < T && col + i < ncols ? to_f32(src[(u64)row * ld + col + i]) : 0.0f;
+                d[i] = rowmul ? from_f32(val * m) : (row < T && col + i < ncols ? src[(u64)row * ld + col + i] : (u16)0);
+            }
+        }
+    }
+}
+
+// grid (query tiles, Dv blocks, BH); warp w owns query rows 16 w .. 16 w + 15 of the tile.
+// The weight is taken of the unscaled score s = q.k: ReBased a = s^2 (scale^2 folded into eps and z),
+// Based a = 1 + c1 s + c2 s^2. z is summed by the tensor cores over the same 16-bit weights that multiply v,
+// so y is exactly a weighted mean of v. y32 (fp32 copy of y) is kept for the backward.
+__device__ __forceinline__ float weight_s(float s, float c1, float c2) {
+#if KERNEL == 0
+    return s * s;
+#else
+    return fmaf(s, fmaf(c2, s, c1), 1.0f);
+#endif
+}
+
+// ReBased: 2 scale^2 s (= scale f'(scale s)); Based: scale + scale^2 s.
+__device__ __forceinline__ float weight_grad_s(float s, float g1, float g2) {
+#if KERNEL == 0
+    return g1 * s;
+#else
+    return fmaf(g2, s, g1);
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
+    const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
+    elem_t* __restrict__ y, float* __restrict__ y32, float* __restrict__ z, int T, int D, int Dv, float scale, float eps) {
+    __shared__ __align__(16) u16 Qs[64 * PQ];
+    __shared__ __align__(16) u16 Ks[64 * PQ];
+    __shared__ __align__(16) u16 Vs[64 * PV];
+    const int tiles = (T + 63) / 64;
+    const int qt = tiles - 1 - blockIdx.x;
+    const int col0 = blockIdx.y * BV;
+    const u64 bh = blockIdx.z;
+    q += bh * T * D; k += bh * T * D; v += bh * T * Dv; y += bh * T * Dv; y32 += bh * T * Dv; z += bh * T;
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int row0 = qt * 64;
+    const bool vq = D % 8 == 0, vv = Dv % 8 == 0;
+
+    load_tile16<DP, PQ>(Qs, q, row0, 0, T, D, D, vq, nullptr);
+    __syncthreads();
+    unsigned qa[DP / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < DP / 16; kk++) ldsm_x4(qa[kk], Qs + (w * 16 + (lane & 15)) * PQ + kk * 16 + (lane >> 4) * 8);
+
+    float o[BV / 8][4];
+#pragma unroll
+    for (int n = 0; n < BV / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    float zacc[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    const int rlo = row0 + w * 16 + g, rhi = rlo + 8;
+    const float c1 = scale, c2 = 0.5f * scale * scale;
+
+    for (int kt = 0; kt <= qt; kt++) {
+        __syncthreads();
+        load_tile16<DP, PQ>(Ks, k, kt * 64, 0, T, D, D, vq, nullptr);
+        load_tile16<BV, PV>(Vs, v, kt * 64, col0, T, Dv, Dv, vv, nullptr);
+        __syncthreads();
+        float s[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+        for (int np = 0; np < 4; np++)
+#pragma unroll
+            for (int kk = 0; kk < DP / 16; kk++) {
+                unsigned b[4];
+                ldsm_x4(b, Ks + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PQ + kk * 16 + ((lane >> 3) & 1) * 8);
+                mma16816(s[2 * np], qa[kk], b[0], b[1]);
+                mma16816(s[2 * np + 1], qa[kk], b[2], b[3]);
+            }
+        if (kt == qt) {
+#pragma unroll
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int key = kt * 64 + n * 8 + 2 * t + (e & 1);
+                    s[n][e] = key > (e < 2 ? rlo : rhi) ? 0.0f : weight_s(s[n][e], c1, c2);
+                }
+        } else {
+#pragma unroll
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) s[n][e] = weight_s(s[n][e], c1, c2);
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            unsigned a[4] = { pack2(s[2 * j][0], s[2 * j][1]), pack2(s[2 * j][2], s[2 * j][3]),
+                              pack2(s[2 * j + 1][0], s[2 * j + 1][1]), pack2(s[2 * j + 1][2], s[2 * j + 1][3]) };
+            mma16816(zacc, a, ONES2, ONES2);
+#pragma unroll
+            for (int np = 0; np < BV / 16; np++) {
+                unsigned b[4];
+                ldsm_x4_t(b, Vs + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PV + np * 16 + (lane >> 4) * 8);
+                mma16816(o[2 * np], a, b[0], b[1]);
+                mma16816(o[2 * np + 1], a, b[2], b[3]);
+            }
+        }
+    }
+#if KERNEL == 0
+    const float zmul = scale * scale;
+#else
+    const float zmul = 1.0f;
+#endif
+    const float zlo = zacc[0] * zmul, zhi = zacc[2] * zmul;
+    const float ilo = 1.0f / (zlo + eps), ihi = 1.0f / (zhi + eps);
+#pragma unroll
+    for (int n = 0; n < BV / 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int row = e < 2 ? rlo : rhi, col = col0 + n * 8 + 2 * t + (e & 1);
+            if (row < T && col < Dv) {
+                float val = o[n][e] * zmul * (e < 2 ? ilo : ihi);
+                y[(u64)row * Dv + col] = from_f32(val);
+                y32[(u64)row * Dv + col] = val;
+            }
+        }
+    if (blockIdx.y == 0 && t == 0) {
+        if (rlo < T) z[rlo] = zlo;
+        if (rhi < T) z[rhi] = zhi;
+    }
+}
+
+// One warp per row: rz = 1 / (z + eps), delta = -(do . y) with do = dy * rz rounded to the 16-bit type as the
+// tensor cores see it, so that dP + delta = do . (v_j - y) cancels consistently.
+extern "C" __global__ void la_backward_prep_mma(
+    const float* __restrict__ y32, const elem_t* __restrict__ dy, const float* __restrict__ z,
+    float* __restrict__ rz, float* __restrict__ delta, long long rows, int Dv, float eps) {
+    long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    float r = 1.0f / (z[row] + eps);
+    float sum = 0.0f;
+    for (int c = lane; c < Dv; c += 32) sum += to_f32(from_f32(to_f32(dy[row * Dv + c]) * r)) * y32[row * Dv + c];
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) {
+        rz[row] = r;
+        delta[row] = -sum;
+    }
+}
+
+// grid (key tiles, Dv blocks, BH); warp w owns keys 16 w .. 16 w + 15 of the tile for S^T, dP^T, dv, dk,
+// and queries 16 w .. 16 w + 15 of each query tile for dq (through dX^T in shared memory).
+extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
+    const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
+    const elem_t* __restrict__ dy, const float* __restrict__ rz, const float* __restrict__ delta,
+    float* __restrict__ dq, float* __restrict__ dk, elem_t* __restrict__ dv,
+    int T, int D, int Dv, float scale) {
+    extern __shared__ __align__(16) float smem[];
+    float* Zs = smem;                              // [64] delta of the queries
+    u16* Ks = reinterpret_cast<u16*>(smem + 64);   // [64][PQ]
+    u16* Qs = Ks + 64 * PQ;                        // [64][PQ]
+    u16* Vs = Qs + 64 * PQ;                        // [64][PV]
+    u16* Os = Vs + 64 * PV;                        // [64][PV] dy * rz
+    u16* Xs = Os + 64 * PV;                        // [64 keys][PX] dX^T
+
+    const int tiles = (T + 63) / 64;
+    const int kt = blockIdx.x;
+    const int col0 = blockIdx.y * BV;
+    const bool first_block = blockIdx.y == 0, split = gridDim.y > 1;
+    const u64 bh = blockIdx.z;
+    q += bh * T * D; k += bh * T * D; dq += bh * T * D; dk += bh * T * D;
+    v += bh * T * Dv; dy += bh * T * Dv; dv += bh * T * Dv;
+    rz += bh * T; delta += bh * T;
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int key0 = kt * 64;
+    const bool vq = D % 8 == 0, vv = Dv % 8 == 0;
+    const int klo = key0 + w * 16 + g, khi = klo + 8;
+    const float c1 = scale, c2 = 0.5f * scale * scale;
+#if KERNEL == 0
+    const float g1 = 2.0f * scale * scale, g2 = 0.0f, vmul = scale * scale;
+#else
+    const float g1 = scale, g2 = scale * scale, vmul = 1.0f;
+#endif
+
+    load_tile16<DP, PQ>(Ks, k, key0, 0, T, D, D, vq, nullptr);
+    load_tile16<BV, PV>(Vs, v, key0, col0, T, Dv, Dv, vv, nullptr);
+    __syncthreads();
+    unsigned ka[DP / 16][4], va[BV / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < DP / 16; kk++) ldsm_x4(ka[kk], Ks + (w * 16 + (lane & 15)) * PQ + kk * 16 + (lane >> 4) * 8);
+#pragma unroll
+    for (int kk = 0; kk < BV / 16; kk++) ldsm_x4(va[kk], Vs + (w * 16 + (lane & 15)) * PV + kk * 16 + (lane >> 4) * 8);
+
+    float gv[BV / 8][4], gk[DP / 8][4];
+#pragma unroll
+    for (int n = 0; n < BV / 8; n++) gv[n][0] = gv[n][1] = gv[n][2] = gv[n][3] = 0.0f;
+#pragma unroll
+    for (int n = 0; n < DP / 8; n++) gk[n][0] = gk[n][1] = gk[n][2] = gk[n][3] = 0.0f;
+
+    for (int qt = kt; qt < tiles; qt++) {
+        const int row0 = qt * 64;
+        __syncthreads();
+        load_tile16<DP, PQ>(Qs, q, row0, 0, T, D, D, vq, nullptr);
+        load_tile16<BV, PV>(Os, dy, row0, col0, T, Dv, Dv, vv, rz);
+        if (threadIdx.x < 64) {
+            int row = row0 + threadIdx.x;
+            Zs[threadIdx.x] = row < T && first_block ? delta[row] : 0.0f;
+        }
+        __syncthreads();
+
+        float s[8][4], p[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) { s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f; p[n][0] = p[n][1] = p[n][2] = p[n][3] = 0.0f; }
+#pragma unroll
+        for (int np = 0; np < 4; np++) {
+#pragma unroll
+            for (int kk = 0; kk < DP / 16; kk++) {
+                unsigned b[4];
+                ldsm_x4(b, Qs + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PQ + kk * 16 + ((lane >> 3) & 1) * 8);
+                mma16816(s[2 * np], ka[kk], b[0], b[1]);
+                mma16816(s[2 * np + 1], ka[kk], b[2], b[3]);
+            }
+#pragma unroll
+            for (int kk = 0; kk < BV / 16; kk++) {
+                unsigned b[4];
+                ldsm_x4(b, Os + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PV + kk * 16 + ((lane >> 3) & 1) * 8);
+                mma16816(p[2 * np], va[kk], b[0], b[1]);
+                mma16816(p[2 * np + 1], va[kk], b[2], b[3]);
+            }
+        }
+        // a = weight of the unscaled score (scale^2 of ReBased applied to dv at the end);
+        // dx = d(loss)/ds = gscale(s) (dP + delta), the scale of x = scale s included.
+        float zq[8][2];
+#pragma unroll
+        for (int n = 0; n < 8; n++) { zq[n][0] = Zs[n * 8 + 2 * t]; zq[n][1] = Zs[n * 8 + 2 * t + 1]; }
+        if (qt == kt || row0 + 64 > T) {
+#pragma unroll
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int query = row0 + n * 8 + 2 * t + (e & 1), key = e < 2 ? klo : khi;
+                    bool live = query >= key && query < T;
+                    float sv = s[n][e];
+                    s[n][e] = live ? weight_s(sv, c1, c2) : 0.0f;
+                    p[n][e] = live ? weight_grad_s(sv, g1, g2) * (p[n][e] + zq[n][e & 1]) : 0.0f;
+                }
+        } else {
+#pragma unroll
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    float sv = s[n][e];
+                    s[n][e] = weight_s(sv, c1, c2);
+                    p[n][e] = weight_grad_s(sv, g1, g2) * (p[n][e] + zq[n][e & 1]);
+                }
+        }
+        // dX^T to shared memory for the dq product
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            int qc = n * 8 + 2 * t;
+            *reinterpret_cast<unsigned*>(Xs + (w * 16 + g) * PX + qc) = pack2(p[n][0], p[n][1]);
+            *reinterpret_cast<unsigned*>(Xs + (w * 16 + g + 8) * PX + qc) = pack2(p[n][2], p[n][3]);
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            unsigned a[4] = { pack2(s[2 * j][0], s[2 * j][1]), pack2(s[2 * j][2], s[2 * j][3]),
+                              pack2(s[2 * j + 1][0], s[2 * j + 1][1]), pack2(s[2 * j + 1][2], s[2 * j + 1][3]) };
+            unsigned x[4] = { pack2(p[2 * j][0], p[2 * j][1]), pack2(p[2 * j][2], p[2 * j][3]),
+                              pack2(p[2 * j + 1][0], p[2 * j + 1][1]), pack2(p[2 * j + 1][2], p[2 * j + 1][3]) };
+#pragma unroll
+            for (int np = 0; np < BV / 16; np++) {
+                unsigned b[4];
+                ldsm_x4_t(b, Os + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PV + np * 16 + (lane >> 4) * 8);
+                mma16816(gv[2 * np], a, b[0], b[1]);
+                mma16816(gv[2 * np + 1], a, b[2], b[3]);
+            }
+#pragma unroll
+            for (int np = 0; np < DP / 16; np++) {
+                unsigned b[4];
+                ldsm_x4_t(b, Qs + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PQ + np * 16 + (lane >> 4) * 8);
+                mma16816(gk[2 * np], x, b[0], b[1]);
+                mma16816(gk[2 * np + 1], x, b[2], b[3]);
+            }
+        }
+        __syncthreads();
+        // dq[query][d] += sum_key dX^T[key][query] k[key][d], queries 16 w .. 16 w + 15 of this tile
+        float gq[DP / 8][4];
+#pragma unroll
+        for (int n = 0; n < DP / 8; n++) gq[n][0] = gq[n][1] = gq[n][2] = gq[n][3] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            unsigned a[4];
+            ldsm_x4_t(a, Xs + (j * 16 + (lane & 7) + (lane >> 4) * 8) * PX + w * 16 + ((lane >> 3) & 1) * 8);
+#pragma unroll
+            for (int np = 0; np < DP / 16; np++) {
+                unsigned b[4];
+                ldsm_x4_t(b, Ks + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PQ + np * 16 + (lane >> 4) * 8);
+                mma16816(gq[2 * np], a, b[0], b[1]);
+                mma16816(gq[2 * np + 1], a, b[2], b[3]);
+            }
+        }
+        const int qlo = row0 + w * 16 + g, qhi = qlo + 8;
+#pragma unroll
+        for (int n = 0; n < DP / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int row = e < 2 ? qlo : qhi, col = n * 8 + 2 * t + (e & 1);
+                if (row < T && col < D) atomicAdd(dq + (u64)row * D + col, gq[n][e]);
+            }
+    }
+
+#pragma unroll
+    for (int n = 0; n < BV / 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int key = e < 2 ? klo : khi, col = col0 + n * 8 + 2 * t + (e & 1);
+            if (key < T && col < Dv) dv[(u64)key * Dv + col] = from_f32(gv[n][e] * vmul);
+        }
+#pragma unroll
+    for (int n = 0; n < DP / 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int key = e < 2 ? klo : khi, col = n * 8 + 2 * t + (e & 1);
+            if (key >= T || col >= D) continue;
+            if (split) atomicAdd(dk + (u64)key * D + col, gk[n][e]);
+            else dk[(u64)key * D + col] = gk[n][e];
+        }
+}
+#endif

@@ -1,0 +1,90 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rebased.Kernels.LinearAttention;
+
+/// <summary>One correctness case: shapes and kernel of the op.</summary>
+public sealed record LinearAttentionCase(long B, long H, long T, long D, long Dv, PolynomialKernel Kernel, double Eps = 1e-5)
+{
+    public double Scale => 1.0 / Math.Sqrt(D);
+
+    public override string ToString() => $"{Kernel.ToString().ToLowerInvariant()} B={B} H={H} T={T} D={D} Dv={Dv}";
+}
+
+/// <summary>Relative errors ‖ours − ref‖/‖ref‖ of the output and the three gradients; null fields mean skipped.</summary>
+public sealed record LinearAttentionCheckResult(string Form, LinearAttentionCase Case, double Tolerance,
+    double Y, double Dq, double Dk, double Dv, string? Skipped = null)
+{
+    public double Worst => Math.Max(Math.Max(Y, Dq), Math.Max(Dk, Dv));
+    public bool Passed => Skipped != null || Worst <= Tolerance;
+}
+
+/// <summary>
+/// Checks a form against the masked quadratic form evaluated in float64 on the same (dtype-rounded) random
+/// inputs: output and the gradients of Σ y·g for a random g.
+/// </summary>
+public static class LinearAttentionCheck
+{
+    /// <summary>A small covering set: every T in {1, 7, 64, 333, 1000, 2048}, D in {4, 16, 32, 128}, Dv in {1, 5, 42, 64, 256} and both kernels appear.</summary>
+    public static IReadOnlyList<LinearAttentionCase> CoveringCases { get; } =
+    [
+        new(2, 3, 1, 4, 1, PolynomialKernel.Rebased),
+        new(2, 3, 7, 16, 5, PolynomialKernel.Based),
+        new(2, 2, 64, 32, 42, PolynomialKernel.Rebased),
+        new(1, 1, 333, 128, 64, PolynomialKernel.Based),
+        new(1, 1, 333, 16, 5, PolynomialKernel.Rebased, Eps: 1e-12),
+        new(1, 2, 1000, 16, 256, PolynomialKernel.Rebased),
+        new(1, 2, 2048, 16, 42, PolynomialKernel.Based),
+        new(1, 1, 2048, 4, 1, PolynomialKernel.Rebased),
+    ];
+
+    /// <summary>Tolerance on the relative error: 1e-5 for fp32/fp64, 2e-2 for 16-bit types.</summary>
+    public static double Tolerance(ScalarType dtype) => dtype is ScalarType.BFloat16 or ScalarType.Float16 ? 2e-2 : 1e-5;
+
+    /// <summary>The recurrent form keeps one F×Dv state per step for autograd: only small cases are run.</summary>
+    private const long RecurrentStateBudget = 20_000_000;
+
+    /// <summary>Whether the case is run for this form (the token loop of the recurrent form only on small cases).</summary>
+    public static bool Applies(ILinearAttention form, LinearAttentionCase c) =>
+        form is not Recurrent || c.B * c.H * c.T * FeatureMap.Features(c.Kernel, c.D) * c.Dv <= RecurrentStateBudget;
+
+    public static LinearAttentionCheckResult Run(ILinearAttention form, LinearAttentionCase c, Device device, ScalarType dtype, long seed)
+    {
+        double tolerance = Tolerance(dtype);
+        if (!Applies(form, c))
+            return new(form.Name, c, tolerance, double.NaN, double.NaN, double.NaN, double.NaN, "state too large for the token loop's autograd");
+
+        using var scope = NewDisposeScope();
+        // Drawn on the CPU (TorchSharp's seeded generator is a CPU one), then moved: the same inputs on every device.
+        var generator = new Generator((ulong)seed);
+        Tensor Random(params long[] shape) => randn(shape, ScalarType.Float64, generator: generator).to(dtype).to(ScalarType.Float64).to(device);
+        var q = Random(c.B, c.H, c.T, c.D);
+        var k = Random(c.B, c.H, c.T, c.D);
+        var v = Random(c.B, c.H, c.T, c.Dv);
+        var g = Random(c.B, c.H, c.T, c.Dv);
+
+        var reference = Evaluate(new Naive(), q, k, v, g, c, ScalarType.Float64);
+        var ours = Evaluate(form, q, k, v, g, c, dtype);
+        return new(form.Name, c, tolerance,
+            RelativeError(ours[0], reference[0]), RelativeError(ours[1], reference[1]),
+            RelativeError(ours[2], reference[2]), RelativeError(ours[3], reference[3]));
+    }
+
+    /// <summary>y, dq, dk, dv in float64 for inputs cast to <paramref name="dtype"/>.</summary>
+    private static Tensor[] Evaluate(ILinearAttention form, Tensor q, Tensor k, Tensor v, Tensor g, LinearAttentionCase c, ScalarType dtype)
+    {
+        var qd = q.to(dtype).detach().requires_grad_();
+        var kd = k.to(dtype).detach().requires_grad_();
+        var vd = v.to(dtype).detach().requires_grad_();
+        var y = form.Forward(qd, kd, vd, c.Kernel, c.Scale, c.Eps);
+        (y.to(ScalarType.Float64) * g).sum().backward();
+        return [y.detach().to(ScalarType.Float64), qd.grad!.to(ScalarType.Float64), kd.grad!.to(ScalarType.Float64), vd.grad!.to(ScalarType.Float64)];
+    }
+
+    public static double RelativeError(Tensor ours, Tensor reference)
+    {
+        using var scope = NewDisposeScope();
+        var r = reference.to(ScalarType.Float64);
+        return (ours.to(ScalarType.Float64) - r).norm().item<double>() / Math.Max(r.norm().item<double>(), double.Epsilon);
+    }
+}

@@ -1,0 +1,93 @@
+using static TorchSharp.torch;
+
+namespace Rebased.Kernels.Scan;
+
+/// <summary>
+/// Mamba's selective scan (selective_scan_ref semantics), per batch b, channel d and state n:
+/// Δ = softplus(delta + deltaBias) (softplus only when asked), h_t = exp(Δ_t·A)·h_{t−1} + Δ_t·B_t·u_t,
+/// y_t = C_t·h_t + D·u_t, and y ← y ⊙ SiLU(z) when z is given.
+/// u, delta, z: [B, D, L]; a: [D, N] (real, normally negative); b, c: [B, N, L]; d, deltaBias: [D].
+/// Returns y: [B, D, L]. Every form computes the same function and is differentiable in all tensor inputs.
+/// </summary>
+public interface ISelectiveScan
+{
+    /// <summary>The form's name as used in configs and on the command line (recurrent, parallel).</summary>
+    string Name { get; }
+
+    Tensor Forward(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor? d = null, Tensor? z = null,
+        Tensor? deltaBias = null, bool deltaSoftplus = false);
+}
+
+/// <summary>All selective-scan forms by name, and the parts every form shares.</summary>
+public static class SelectiveScanForms
+{
+    private static readonly ISelectiveScan[] Forms = { new SelectiveScanParallel(), new SelectiveScanRecurrent() };
+
+    public static IReadOnlyList<ISelectiveScan> All => Forms;
+
+    /// <summary>The form called <paramref name="name"/>; "auto" is the parallel form.</summary>
+    public static ISelectiveScan Get(string name) =>
+        name == "auto"
+            ? Forms[0]
+            : Forms.FirstOrDefault(f => f.Name == name)
+              ?? throw new UserError($"unknown selective-scan form '{name}' (known: auto, {string.Join(", ", Forms.Select(f => f.Name))})");
+
+    /// <summary>The per-step decays exp(Δ·A) and inputs Δ·B·u, both [B, D, L, N], and the effective Δ.</summary>
+    internal static (Tensor Decay, Tensor Input) Discretize(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor? deltaBias, bool deltaSoftplus)
+    {
+        if (deltaBias is not null) delta = delta + deltaBias.unsqueeze(-1);
+        if (deltaSoftplus) delta = nn.functional.softplus(delta);
+        var decay = (delta.unsqueeze(-1) * a.unsqueeze(1)).exp();
+        var input = (delta * u).unsqueeze(-1) * b.transpose(1, 2).unsqueeze(1);
+        return (decay, input);
+    }
+
+    /// <summary>y + D·u, then the SiLU(z) gate.</summary>
+    internal static Tensor Finish(Tensor y, Tensor u, Tensor? d, Tensor? z)
+    {
+        if (d is not null) y = y + u * d.unsqueeze(-1);
+        if (z is not null) y = y * nn.functional.silu(z);
+        return y;
+    }
+}
+
+/// <summary>The reference form: one step per position over the [B, D, N] state, as selective_scan_ref.</summary>
+public sealed class SelectiveScanRecurrent : ISelectiveScan
+{
+    public string Name => "recurrent";
+
+    public Tensor Forward(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor? d = null, Tensor? z = null,
+        Tensor? deltaBias = null, bool deltaSoftplus = false)
+    {
+        using var scope = NewDisposeScope();
+        var (decay, input) = SelectiveScanForms.Discretize(u, delta, a, b, deltaBias, deltaSoftplus);
+        long steps = u.shape[2];
+        var state = zeros(u.shape[0], u.shape[1], a.shape[1], dtype: decay.dtype, device: u.device);
+        var outputs = new List<Tensor>((int)steps);
+        for (long t = 0; t < steps; t++)
+        {
+            state = decay.select(2, t) * state + input.select(2, t);
+            outputs.Add((state * c.select(2, t).unsqueeze(1)).sum(-1));
+        }
+        return SelectiveScanForms.Finish(stack(outputs, 2), u, d, z).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// All positions at once: the state recurrence runs as a log-depth parallel scan (<see cref="LinearRecurrence"/>),
+/// then y = Σ_n C·h for every position in one reduction.
+/// </summary>
+public sealed class SelectiveScanParallel : ISelectiveScan
+{
+    public string Name => "parallel";
+
+    public Tensor Forward(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor? d = null, Tensor? z = null,
+        Tensor? deltaBias = null, bool deltaSoftplus = false)
+    {
+        using var scope = NewDisposeScope();
+        var (decay, input) = SelectiveScanForms.Discretize(u, delta, a, b, deltaBias, deltaSoftplus);
+        var states = LinearRecurrence.Scan(decay, input, 2);
+        var y = (states * c.transpose(1, 2).unsqueeze(1)).sum(-1);
+        return SelectiveScanForms.Finish(y, u, d, z).MoveToOuterDisposeScope();
+    }
+}

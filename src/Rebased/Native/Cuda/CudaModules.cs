@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Rebased.Native;
+
+/// <summary>
+/// Run-time compiled CUDA modules: NVRTC output cached on disk under
+/// <c>$XDG_CACHE_HOME/rebased/cuda</c> (default <c>~/.cache/rebased/cuda</c>) by a hash of source, options,
+/// architecture and NVRTC version; loaded once per process into the device's primary context.
+/// </summary>
+public static class CudaModules
+{
+    private static readonly object Gate = new();
+    private static readonly Dictionary<string, IntPtr> Loaded = new();
+
+    public static string CacheDirectory
+    {
+        get
+        {
+            var root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
+                ? xdg
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+            return Path.Combine(root, "rebased", "cuda");
+        }
+    }
+
+    /// <summary>The module built from <paramref name="source"/> with these macro definitions, for device <paramref name="ordinal"/>.</summary>
+    public static IntPtr Get(int ordinal, string name, string source, IReadOnlyList<string> defines)
+    {
+        CudaDriver.UsePrimaryContext(ordinal);
+        var options = Options(ordinal, defines);
+        var (_, nvrtcVersion) = Nvrtc.Describe();
+        var key = Hash(source + "\n" + string.Join('\n', options) + "\nnvrtc " + nvrtcVersion);
+        lock (Gate)
+        {
+            if (Loaded.TryGetValue($"{ordinal}:{key}", out var module)) return module;
+            var cubin = CachedCubin(key, () => Nvrtc.CompileToCubin(source, name, options));
+            module = CudaDriver.LoadModule(cubin);
+            Loaded[$"{ordinal}:{key}"] = module;
+            return module;
+        }
+    }
+
+    /// <summary>NVRTC options for device <paramref name="ordinal"/>: its architecture, C++17 and the macro definitions.</summary>
+    public static List<string> Options(int ordinal, IEnumerable<string> defines)
+    {
+        var (major, minor) = CudaDriver.ComputeCapability(ordinal);
+        var options = new List<string> { $"--gpu-architecture=sm_{major}{minor}", "-std=c++17" };
+        options.AddRange(defines.Select(d => "-D" + d));
+        return options;
+    }
+
+    private static byte[] CachedCubin(string key, Func<byte[]> compile)
+    {
+        var path = Path.Combine(CacheDirectory, key + ".cubin");
+        try
+        {
+            if (File.Exists(path)) return File.ReadAllBytes(path);
+        }
+        catch (IOException)
+        {
+        }
+        var cubin = compile();
+        try
+        {
+            Directory.CreateDirectory(CacheDirectory);
+            var temp = path + "." + Environment.ProcessId + ".tmp";
+            File.WriteAllBytes(temp, cubin);
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // An unwritable cache only costs a recompilation next time.
+        }
+        return cubin;
+    }
+
+    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32];
+}

@@ -1,0 +1,105 @@
+using Rebased.Kernels.LinearAttention;
+using Rebased.Native;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rebased.Tests.Kernels;
+
+/// <summary>A fact that is skipped, with the reason shown, where no CUDA device is available.</summary>
+public sealed class CudaFactAttribute : FactAttribute
+{
+    public CudaFactAttribute()
+    {
+        if (CudaFusedTests.NoCudaReason is { } reason) Skip = reason;
+    }
+}
+
+/// <summary>A theory that is skipped, with the reason shown, where no CUDA device is available.</summary>
+public sealed class CudaTheoryAttribute : TheoryAttribute
+{
+    public CudaTheoryAttribute()
+    {
+        if (CudaFusedTests.NoCudaReason is { } reason) Skip = reason;
+    }
+}
+
+public class CudaFusedTests
+{
+    public CudaFusedTests() => TorchRuntime.EnsureLoaded();
+
+    /// <summary>Null where CUDA runs; otherwise why the CUDA tests are skipped.</summary>
+    public static string? NoCudaReason
+    {
+        get
+        {
+            TorchRuntime.EnsureLoaded();
+            return cuda.is_available() ? null : "CUDA not available (no GPU or a CPU libtorch): CUDA fused kernel tests skipped; run `rebased bench kernels --device cuda --check` on a GPU host";
+        }
+    }
+
+    public static TheoryData<int, string> Cases()
+    {
+        var data = new TheoryData<int, string>();
+        for (int i = 0; i < LinearAttentionCheck.CoveringCases.Count; i++)
+            foreach (var dtype in new[] { "fp32", "bf16", "fp16" })
+                data.Add(i, dtype);
+        return data;
+    }
+
+    [CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void MatchesFloat64Reference(int caseIndex, string dtypeName)
+    {
+        var dtype = dtypeName switch { "fp32" => ScalarType.Float32, "bf16" => ScalarType.BFloat16, _ => ScalarType.Float16 };
+        var c = LinearAttentionCheck.CoveringCases[caseIndex];
+        var result = LinearAttentionCheck.Run(new CudaFused(), c, CUDA, dtype, seed: 1000 + caseIndex);
+        Assert.True(result.Passed, $"cuda {dtypeName} {c}: relative errors y {result.Y:E2}, dq {result.Dq:E2}, dk {result.Dk:E2}, dv {result.Dv:E2} > {result.Tolerance:E0}");
+    }
+
+    [CudaFact]
+    public void AutoPrefersFusedOnCuda()
+    {
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
+            Assert.IsType<CudaFused>(LinearAttentionForms.Auto(CUDA, dtype));
+    }
+
+    [Fact]
+    public void FusedResolvesByDeviceAndDtype()
+    {
+        var cudaDevice = new Device(DeviceType.CUDA, 0);
+        Assert.IsType<CudaFused>(LinearAttentionForms.Get("fused", cudaDevice, ScalarType.BFloat16));
+        Assert.IsType<CudaFused>(LinearAttentionForms.Get("fused", cudaDevice, ScalarType.Float32));
+        Assert.IsType<CpuFused>(LinearAttentionForms.Get("fused", CPU, ScalarType.Float32));
+        Assert.Contains("does not support", Assert.Throws<UserError>(() => LinearAttentionForms.Get("fused", cudaDevice, ScalarType.Float64)).Message);
+    }
+
+    [Fact]
+    public unsafe void DataPointerIsTheFirstElementsAddress()
+    {
+        using var scope = NewDisposeScope();
+        var whole = arange(24, ScalarType.Float32).reshape(4, 6);
+        var rows = whole[1..3];
+        Assert.Equal(6, rows.storage_offset());
+        var expected = (IntPtr)((float*)whole.storage<float>().data_ptr() + 6);
+        Assert.Equal(expected, CudaFused.DataPointer(rows));
+        Assert.Equal(6f, *(float*)CudaFused.DataPointer(rows));
+    }
+
+    [Fact]
+    public void NvrtcIsSearchedNextToTheLibtorchInUse()
+    {
+        var previous = Environment.GetEnvironmentVariable(TorchRuntime.LibtorchVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(TorchRuntime.LibtorchVariable, "/opt/venv/lib/python3.12/site-packages/torch/lib");
+            var candidates = Nvrtc.Candidates().ToList();
+            Assert.Contains("/opt/venv/lib/python3.12/site-packages/nvidia/cu13/lib/libnvrtc.so.13", candidates);
+            Assert.Contains("/opt/venv/lib/python3.12/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.12", candidates);
+            Assert.Equal("libnvrtc.so.13", candidates[0]);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(TorchRuntime.LibtorchVariable, previous);
+        }
+    }
+}
