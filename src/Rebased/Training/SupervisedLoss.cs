@@ -66,9 +66,11 @@ public static class ChunkedHead
                 var hBlock = h.narrow(0, start, rows);
                 var target = targets.narrow(0, start, rows).unsqueeze(1);
                 var z = hBlock.matmul(w.t());
-                var lse = z.logsumexp(1, keepdim: true);
-                loss.add_(lse.sum().sub_(z.gather(1, target).sum()));
-                var dz = z.sub_(lse).exp_().scatter_add_(1, target, torch.full(rows, 1, -1f, z.dtype, z.device)).mul_(scale);
+                var picked = z.gather(1, target).sum();
+                var max = z.amax(new long[] { 1 }, keepdim: true);
+                var sum = z.sub_(max).exp_().sum(1, keepdim: true);
+                loss.add_(sum.log().add_(max).sum().sub_(picked));
+                var dz = z.div_(sum).scatter_add_(1, target, torch.full(rows, 1, -1f, z.dtype, z.device)).mul_(scale);
                 dHidden.narrow(0, start, rows).copy_(dz.matmul(w));
                 dWeight.addmm_(dz.t(), hBlock);
             }
