@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Rebased.Configs;
 using Rebased.Native;
 using Rebased.Training;
@@ -92,6 +93,13 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Console.Error.WriteLine("stopping at the next step boundary (writing a checkpoint); Ctrl-C again to abort");
         };
         Console.CancelKeyPress += onCancel;
+        // SIGTERM (a sweep or a job scheduler stopping the run) stops at a step boundary the same way.
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+        {
+            if (cts.IsCancellationRequested) return;
+            signal.Cancel = true;
+            cts.Cancel();
+        });
         try
         {
             var setup = TrainingSetup.Create(config, device);
