@@ -24,11 +24,13 @@ app.Configure(config =>
         sweep.AddCommand<SweepWorkerCommand>("worker").WithDescription("Claim and run a store's runs until none are left (for schedulers).");
     });
     config.AddCommand<ReportCommand>("report").WithDescription("Figure 1 (PNG), its numbers (Markdown, CSV) and a Table-1 summary from a store.");
+    config.AddCommand<TrainCommand>("train").WithDescription("Train one run from a config (the reference's YAML) into a run directory; --resume continues one.");
     config.AddBranch("bench", bench =>
     {
         bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
         bench.AddCommand<BenchKernelsCommand>("kernels").WithDescription("Time (or --check) every linear-attention form that supports the device and dtype.");
         bench.AddCommand<BenchScansCommand>("scans").WithDescription("Time (or --check) every WKV and selective-scan form that runs on the device.");
+        bench.AddCommand<BenchTrainCommand>("train").WithDescription("Milliseconds per optimizer step, tokens/s and peak GPU memory of MQAR training.");
     });
 });
 

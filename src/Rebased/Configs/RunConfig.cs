@@ -53,6 +53,14 @@ public sealed class DataConfig
     public string? CacheDir { get; set; }
     public bool Caching { get; set; } = true;
     public bool ForceCache { get; set; }
+
+    /// <summary>
+    /// Our extension: how MQAR rows are generated. "numpy_compatible" reproduces the reference's numpy
+    /// stream bit for bit; "fast" draws from the same distribution with a faster generator; "auto" picks
+    /// numpy_compatible for sets the reference's algorithm generates quickly and fast otherwise
+    /// (see <see cref="DataGeneration"/>).
+    /// </summary>
+    public string Mode { get; set; } = DataGeneration.Auto;
 }
 
 /// <summary>A whole training run (the reference's TrainConfig).</summary>
@@ -68,4 +76,7 @@ public sealed class RunConfig
     public long Seed { get; set; } = 123;
     public int GradientAccumulationSteps { get; set; } = 1;
     public string RunId { get; set; } = "default";
+
+    /// <summary>Our extension: where the run trains ("cpu", "cuda", "cuda:N"); the CLI's --device overrides it.</summary>
+    public string Device { get; set; } = "cpu";
 }

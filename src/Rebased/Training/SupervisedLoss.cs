@@ -1,0 +1,108 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rebased.Training;
+
+/// <summary>
+/// Cross-entropy and accuracy at the supervised positions only: the hidden states are gathered at the
+/// batch's flat supervised indices before the vocabulary projection, so logits are computed for B·K rows
+/// instead of B·L. Equal to the reference's full computation (CE with ignore_index −100, mean over the
+/// non-ignored positions; argmax accuracy over them).
+/// </summary>
+public static class SupervisedLoss
+{
+    /// <summary>Hidden states [B·K, d] at the supervised positions.</summary>
+    public static Tensor SupervisedHidden(TrainingModel model, SupervisedBatch batch)
+    {
+        var hidden = model.Hidden(batch.Inputs);
+        return hidden.reshape(-1, hidden.shape[^1]).index_select(0, batch.SupervisedIndex);
+    }
+
+    /// <summary>Logits [B·K, V] at the supervised positions.</summary>
+    public static Tensor SupervisedLogits(TrainingModel model, SupervisedBatch batch) =>
+        model.Logits(SupervisedHidden(model, batch));
+
+    public static Tensor Loss(Tensor supervisedLogits, Tensor targets) =>
+        nn.functional.cross_entropy(supervisedLogits, targets);
+
+    /// <summary>Number of supervised positions whose argmax equals the target (an int64 scalar on the device).</summary>
+    public static Tensor Correct(Tensor supervisedLogits, Tensor targets) =>
+        supervisedLogits.argmax(-1).eq(targets).sum();
+}
+
+/// <summary>
+/// The output projection and cross-entropy computed together, a block of rows at a time, with the gradient
+/// written out by hand: for logits z = h·Wᵀ, loss = mean(logsumexp(z) − z[target]), dz = (softmax(z) − onehot)/N,
+/// dh = dz·W, dW = dzᵀ·h. On the CPU a block's logits stay in cache and the [N, V] logits, their
+/// log-probabilities and gradient are never materialised (they dominate a small model's step at V = 8192);
+/// on an accelerator the rows go in one block. Same values as autograd through linear + cross_entropy.
+/// </summary>
+public static class ChunkedHead
+{
+    /// <summary>Rows per block: about 2 MiB of logits on the CPU; everything at once elsewhere.</summary>
+    public static long RowsPerBlock(Device device, long vocab) =>
+        device.type == DeviceType.CPU ? Math.Max(16, (1L << 19) / Math.Max(1, vocab)) : long.MaxValue;
+
+    /// <summary>
+    /// Loss (mean over the rows, detached) and its backward, scaled by <paramref name="gradScale"/>, into
+    /// <paramref name="hidden"/>'s graph and into <paramref name="weight"/>.grad (both accumulate, as backward does).
+    /// </summary>
+    public static Tensor ForwardBackward(Tensor hidden, Tensor weight, Tensor targets, double gradScale, long rowsPerBlock)
+    {
+        long n = hidden.shape[0];
+        Tensor loss, dHidden, dWeight;
+        using (torch.no_grad())
+        {
+            var h = hidden.detach();
+            var w = weight.detach();
+            dHidden = torch.empty_like(h);
+            dWeight = torch.zeros_like(w);
+            loss = torch.zeros(Array.Empty<long>(), ScalarType.Float32, h.device);
+            double scale = gradScale / n;
+            for (long start = 0; start < n; start += rowsPerBlock)
+            {
+                using var scope = NewDisposeScope();
+                long rows = Math.Min(rowsPerBlock, n - start);
+                var hBlock = h.narrow(0, start, rows);
+                var target = targets.narrow(0, start, rows).unsqueeze(1);
+                var z = hBlock.matmul(w.t());
+                var picked = z.gather(1, target).sum();
+                var max = z.amax(new long[] { 1 }, keepdim: true);
+                var sum = z.sub_(max).exp_().sum(1, keepdim: true);
+                loss.add_(sum.log().add_(max).sum().sub_(picked));
+                var dz = z.div_(sum).scatter_add_(1, target, torch.full(rows, 1, -1f, z.dtype, z.device)).mul_(scale);
+                dHidden.narrow(0, start, rows).copy_(dz.matmul(w));
+                dWeight.addmm_(dz.t(), hBlock);
+            }
+            loss.div_(n);
+        }
+        hidden.backward(new[] { dHidden });
+        using (torch.no_grad())
+        {
+            if (weight.grad is { } g) g.add_(dWeight);
+            else weight.grad = dWeight.clone();
+        }
+        dHidden.Dispose();
+        dWeight.Dispose();
+        return loss;
+    }
+
+    /// <summary>Sum of the rows' losses and number of correct argmax predictions, without gradients.</summary>
+    public static (Tensor LossSum, Tensor Correct) Evaluate(Tensor hidden, Tensor weight, Tensor targets, long rowsPerBlock)
+    {
+        long n = hidden.shape[0];
+        using var noGrad = torch.no_grad();
+        var lossSum = torch.zeros(Array.Empty<long>(), ScalarType.Float64, hidden.device);
+        var correct = torch.zeros(Array.Empty<long>(), ScalarType.Int64, hidden.device);
+        for (long start = 0; start < n; start += rowsPerBlock)
+        {
+            using var scope = NewDisposeScope();
+            long rows = Math.Min(rowsPerBlock, n - start);
+            var target = targets.narrow(0, start, rows);
+            var z = hidden.narrow(0, start, rows).matmul(weight.t());
+            lossSum.add_(z.logsumexp(1).sum().sub_(z.gather(1, target.unsqueeze(1)).sum()));
+            correct.add_(z.argmax(1).eq(target).sum());
+        }
+        return (lossSum, correct);
+    }
+}

@@ -1,0 +1,115 @@
+using Rebased.Native;
+using Rebased.Training;
+using static Rebased.Tests.Training.TrainingTestKit;
+
+namespace Rebased.Tests.Training;
+
+[Collection(GlobalRandomCollection.Name)]
+public class TrainerTests
+{
+    public TrainerTests() => TorchRuntime.EnsureLoaded();
+
+    [Fact]
+    public void SameSeedGivesIdenticalMetrics()
+    {
+        var config = Config();
+        var a = RunDirectory.Create(config, TempDir());
+        var b = RunDirectory.Create(config, TempDir());
+        var sa = NewTrainer(config, a).Run(resume: false);
+        var sb = NewTrainer(config, b).Run(resume: false);
+        Assert.Equal(3, a.ReadMetrics().Count);
+        Assert.Equal(Comparable(a.ReadMetrics()), Comparable(b.ReadMetrics()));
+        Assert.Equal(sa.BestAccuracy, sb.BestAccuracy);
+        Assert.Equal("finished", sa.Status);
+        Assert.Equal(StopReasons.MaxEpochs, sa.StopReason);
+        Assert.Equal(24, sa.Steps);
+        // it learns: loss falls, and a different seed gives different numbers
+        var m = a.ReadMetrics();
+        Assert.True(m[^1].TrainLoss < m[0].TrainLoss);
+        var other = Config("seed=8");
+        var c = RunDirectory.Create(other, TempDir());
+        NewTrainer(other, c).Run(resume: false);
+        Assert.NotEqual(a.ReadMetrics()[0].ValidLoss, c.ReadMetrics()[0].ValidLoss);
+    }
+
+    [Theory]
+    [InlineData(5, 1)]
+    [InlineData(8, 1)]
+    [InlineData(3, 2)]
+    public void ResumedRunEqualsUninterruptedRun(int stopAfterSteps, int accumulation)
+    {
+        var config = Config($"gradient_accumulation_steps={accumulation}");
+        var whole = RunDirectory.Create(config, TempDir());
+        var wholeSummary = NewTrainer(config, whole).Run(resume: false);
+
+        var parted = RunDirectory.Create(config, TempDir());
+        using var cts = new CancellationTokenSource();
+        var first = NewTrainer(config, parted, new TrainerOptions
+        {
+            ProgressInterval = 1, Cancellation = cts.Token,
+            OnProgress = p => { if (p.Step == stopAfterSteps) cts.Cancel(); },
+        }).Run(resume: false);
+        Assert.Equal(StopReasons.Interrupted, first.StopReason);
+        Assert.Equal(stopAfterSteps, first.Steps);
+        var (reopened, savedConfig) = RunDirectory.Open(parted.Path);
+        var resumed = NewTrainer(savedConfig, reopened).Run(resume: true);
+
+        Assert.Equal(Comparable(whole.ReadMetrics()), Comparable(parted.ReadMetrics()));
+        Assert.Equal(wholeSummary.BestAccuracy, resumed.BestAccuracy);
+        Assert.Equal(wholeSummary.Steps, resumed.Steps);
+        Assert.Equal("finished", resumed.Status);
+    }
+
+    [Fact]
+    public void NonFiniteLossStopsTheRunAsDiverged()
+    {
+        var config = Config("learning_rate=1e9");
+        var run = RunDirectory.Create(config, TempDir());
+        var summary = NewTrainer(config, run).Run(resume: false);
+        Assert.Equal(StopReasons.Diverged, summary.StopReason);
+        Assert.Equal("finished", summary.Status);
+        Assert.Equal(summary, run.ReadSummary());
+        Assert.True(summary.Steps < 24);
+    }
+
+    [Fact]
+    public void EarlyStopOnceAccuracyExceedsTheThreshold()
+    {
+        var config = Config("early_stopping_threshold=0.05", "max_epochs=20");
+        var run = RunDirectory.Create(config, TempDir());
+        var summary = NewTrainer(config, run).Run(resume: false);
+        Assert.Equal(StopReasons.EarlyStop, summary.StopReason);
+        var metrics = run.ReadMetrics();
+        Assert.Equal(summary.EpochsRun, metrics.Count);
+        Assert.True(metrics[^1].ValidAccuracy > 0.05);
+        Assert.All(metrics.SkipLast(1), m => Assert.True(m.ValidAccuracy <= 0.05));
+        Assert.Equal(metrics.Max(m => m.ValidAccuracy), summary.BestAccuracy);
+        Assert.True(Directory.Exists(run.BestCheckpoint));
+    }
+
+    [Fact]
+    public void CorruptOrMismatchedCheckpointsAreClearErrors()
+    {
+        var config = Config("max_epochs=1");
+        var run = RunDirectory.Create(config, TempDir());
+        NewTrainer(config, run).Run(resume: false);
+
+        var modelFile = Path.Combine(run.LastCheckpoint, "model.safetensors");
+        var bytes = File.ReadAllBytes(modelFile);
+        File.WriteAllBytes(modelFile, bytes[..(bytes.Length / 2)]);
+        var e = Assert.Throws<UserError>(() => NewTrainer(config, run).Run(resume: true));
+        Assert.Contains("model.safetensors", e.Message);
+
+        var wider = Config("max_epochs=1", "model.d_model=24");
+        var other = RunDirectory.Create(wider, TempDir());
+        NewTrainer(wider, other).Run(resume: false);
+        Directory.Delete(run.LastCheckpoint, true);
+        Checkpoint.Copy(other.LastCheckpoint, run.LastCheckpoint);
+        e = Assert.Throws<UserError>(() => NewTrainer(config, run).Run(resume: true));
+        Assert.Contains("checkpoint was written for config", e.Message);
+
+        Directory.Delete(run.LastCheckpoint, true);
+        e = Assert.Throws<UserError>(() => NewTrainer(config, run).Run(resume: true));
+        Assert.Contains("no checkpoint to resume from", e.Message);
+    }
+}
