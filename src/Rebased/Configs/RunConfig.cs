@@ -61,6 +61,13 @@ public sealed class DataConfig
     /// (see <see cref="DataGeneration"/>).
     /// </summary>
     public string Mode { get; set; } = DataGeneration.Auto;
+
+    /// <summary>
+    /// Our extension: whether the reference's rule sets data.builder.kwargs.num_kv_pairs from the sequence
+    /// length (16 at L = 128, else L/4), as its update_sequence_mixer always does. False keeps the given K
+    /// (the paper's kernel ablation uses K = 32 at every L).
+    /// </summary>
+    public bool KvPairsRule { get; set; } = true;
 }
 
 /// <summary>A whole training run (the reference's TrainConfig).</summary>

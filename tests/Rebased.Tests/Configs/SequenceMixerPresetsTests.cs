@@ -51,6 +51,21 @@ public class SequenceMixerPresetsTests
         Assert.Equal((microBatch, accumulation), (run.Data.BatchSize, run.GradientAccumulationSteps));
     }
 
+    [Fact]
+    public void KvPairsRuleOffKeepsTheGivenPairs()
+    {
+        var run = new RunConfig();
+        run.Model.SequenceMixer = new ComponentConfig { Name = "rebased" };
+        run.Data.InputSeqLen = 2048;
+        run.Data.Builder.Kwargs["num_kv_pairs"] = 32;
+        run.Data.KvPairsRule = false;
+        SequenceMixerPresets.Apply(run);
+        Assert.Equal(32, run.Data.Builder.Kwargs["num_kv_pairs"]);
+        run.Data.KvPairsRule = true;
+        SequenceMixerPresets.Apply(run);
+        Assert.Equal(512, run.Data.Builder.Kwargs["num_kv_pairs"]);
+    }
+
     [Theory]
     [InlineData("attention", "src.mixers.attention.MHA", 1, "TransformerBlock")]
     [InlineData("conv_attention", "src.mixers.hybrid.Hybrid", 1, "TransformerBlock")]
