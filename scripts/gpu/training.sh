@@ -5,27 +5,36 @@
 set -u
 R=${R:-/tmp/b/rebased/rebased}
 out=${OUT:-.}
+stages=${STAGES:-bench,epoch,throughput,fig1}
 bench() { timeout 60 $R bench train --device cuda --steps 15 --warmup 3 "$@" 2>&1 | grep -E "^(mixer|step|ms/step|tokens/s|peak)" | tr -s ' ' | tee -a $out/bench-train.log; echo | tee -a $out/bench-train.log; }
-echo "== bench train (batch 512, fp32)"
-for m in rebased based conv_attention rwkv mamba attention; do bench --mixer $m --seq-len 512 --kv-pairs 128 --d-model 128; done
-for m in rebased based; do bench --mixer $m --seq-len 2048 --kv-pairs 512 --d-model 256; done
+if [[ $stages == *bench* ]]; then
+  echo "== bench train (batch 512, fp32)"
+  for m in ${BENCH_512:-rebased based conv_attention rwkv mamba attention}; do bench --mixer $m --seq-len 512 --kv-pairs 128 --d-model 128; done
+  for m in ${BENCH_2048:-rebased based}; do bench --mixer $m --seq-len 2048 --kv-pairs 512 --d-model 256; done
+fi
 
+if [[ $stages == *epoch* ]]; then
 echo "== one epoch, rebased L 512 K 128 d 128"
 timeout 90 $R train --config configs/config_mqar.yaml --device cuda --run-dir /tmp/epoch1 \
   --set model.sequence_mixer.name=rebased --set data.input_seq_len=512 --set model.d_model=128 \
-  --set data.batch_size=512 --set learning_rate=1e-3 --set seed=42 --set max_epochs=1 2>&1 | tail -4 | tee $out/epoch1.log
+  --set data.batch_size=512 --set learning_rate=1e-3 --set seed=42 --set max_epochs=1 > $out/epoch1.log 2>&1; tail -4 $out/epoch1.log
 cp /tmp/epoch1/metrics.jsonl $out/epoch1-metrics.jsonl 2>/dev/null
+fi
 
+if [[ $stages == *throughput* ]]; then
 echo "== sweep throughput (8 runs)"
 for m in 1 2 4 8; do
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   timeout 100 $R sweep configs/gpu/throughput_sweep.yaml --devices cuda:0 --runs-per-device $m --store /tmp/tp$m.db --runs-dir /tmp/tp$m >/dev/null 2>&1
-  end=$(date +%s.%N)
+  end=$(date +%s%N)
   done_runs=$(python3 -c "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from runs where status='finished'\").fetchone()[0])" /tmp/tp$m.db)
-  echo "runs-per-device $m: $done_runs runs finished in $(echo "$end - $start" | bc) s" | tee -a $out/throughput.log
+  echo "runs-per-device $m: $done_runs runs finished in $(( (end - start) / 1000000 )) ms" | tee -a $out/throughput.log
 done
+fi
 
+if [[ $stages == *fig1* ]]; then
 echo "== Figure-1 slice"
-timeout ${FIG1_SECONDS:-230} $R sweep configs/gpu/fig1_slice.yaml --devices cuda:0 --runs-per-device ${FIG1_M:-8} --store /tmp/fig1.db --runs-dir /tmp/fig1 2>&1 | tail -3
+timeout -k 45 ${FIG1_SECONDS:-230} $R sweep configs/gpu/fig1_slice.yaml --devices cuda:0 --runs-per-device ${FIG1_M:-8} --store /tmp/fig1.db --runs-dir /tmp/fig1 2>&1 | tail -3
 $R sweep status --store /tmp/fig1.db 2>&1 | head -5
 cp /tmp/fig1.db $out/fig1.db
+fi
