@@ -9,13 +9,14 @@ app.Configure(config =>
 {
     config.SetApplicationName("rebased");
     config.PropagateExceptions();
-    config.AddCommand<ParityCommand>("parity").WithDescription("Compare forward and backward of a model with a reference fixture (exit 0 only when within tolerance).");
+    config.AddCommand<InfoCommand>("info").WithDescription("Show .NET, TorchSharp, libtorch and CUDA facts: the first thing to run when something fails.");
     config.AddBranch("data", data =>
     {
         data.SetDescription("Generate task data.");
         data.AddCommand<DataMqarCommand>("mqar").WithDescription("Generate an MQAR set (the reference's _mqar) and write it as safetensors or preview it.");
     });
-    config.AddCommand<InfoCommand>("info").WithDescription("Show .NET, TorchSharp, libtorch and CUDA facts: the first thing to run when something fails.");
+    config.AddCommand<TrainCommand>("train").WithDescription("Train one run from a config (the reference's YAML) into a run directory; --resume continues one.");
+    config.AddCommand<ParityCommand>("parity").WithDescription("Compare forward and backward of a model with a reference fixture (exit 0 only when within tolerance).");
     config.AddBranch("sweep", sweep =>
     {
         sweep.SetDescription("Run a grid sweep (W&B sweep YAML) with a results store; re-run to resume.");
@@ -24,7 +25,6 @@ app.Configure(config =>
         sweep.AddCommand<SweepWorkerCommand>("worker").WithDescription("Claim and run a store's runs until none are left (for schedulers).");
     });
     config.AddCommand<ReportCommand>("report").WithDescription("Figure 1 (PNG), its numbers (Markdown, CSV) and a Table-1 summary from a store.");
-    config.AddCommand<TrainCommand>("train").WithDescription("Train one run from a config (the reference's YAML) into a run directory; --resume continues one.");
     config.AddBranch("bench", bench =>
     {
         bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
