@@ -100,7 +100,7 @@ public sealed class Trainer
             long tokens = continuing ? position.EpochTokens : 0;
             double previousTrainSeconds = continuing ? position.EpochTrainSeconds : 0;
             var trainClock = Stopwatch.StartNew();
-            double windowStart = 0;
+            double windowStart = continuing ? position.EpochLossSum : 0;
             int windowCount = 0;
 
             TrainingPosition Here(int nextBatch) => new(epoch, nextBatch, step, lossSum.item<double>(), lossCount, tokens,
