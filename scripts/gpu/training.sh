@@ -5,7 +5,7 @@
 set -u
 R=${R:-/tmp/b/rebased/rebased}
 out=${OUT:-.}
-stages=${STAGES:-bench,epoch,throughput,fig1}
+stages=${STAGES:-bench,epoch,throughput,fig1}   # also: seeds (simple_mqar over eight seeds)
 bench() { timeout 60 $R bench train --device cuda --steps 15 --warmup 3 "$@" 2>&1 | grep -E "^(mixer|step|ms/step|tokens/s|peak)" | tr -s ' ' | tee -a $out/bench-train.log; echo | tee -a $out/bench-train.log; }
 if [[ $stages == *bench* ]]; then
   echo "== bench train (batch 512, fp32)"
@@ -37,4 +37,12 @@ echo "== Figure-1 slice"
 timeout -k 45 ${FIG1_SECONDS:-230} $R sweep configs/gpu/fig1_slice.yaml --devices cuda:0 --runs-per-device ${FIG1_M:-8} --store /tmp/fig1.db --runs-dir /tmp/fig1 2>&1 | tail -3
 $R sweep status --store /tmp/fig1.db 2>&1 | head -5
 cp /tmp/fig1.db $out/fig1.db
+fi
+
+if [[ $stages == *seeds* ]]; then
+echo "== simple_mqar over eight seeds"
+timeout -k 30 ${SEEDS_SECONDS:-400} $R sweep configs/gpu/simple_mqar_seeds.yaml --devices cuda:0 --runs-per-device 8 --store /tmp/seeds.db --runs-dir /tmp/seeds 2>&1 | tail -3
+$R sweep status --store /tmp/seeds.db 2>&1 | head -5
+cp /tmp/seeds.db $out/seeds.db
+mkdir -p $out/seeds && for d in /tmp/seeds/*/; do cp $d/metrics.jsonl $out/seeds/$(basename $d).jsonl 2>/dev/null; done
 fi
