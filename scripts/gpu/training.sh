@@ -10,6 +10,8 @@ bench() { timeout 60 $R bench train --device cuda --steps 15 --warmup 3 "$@" 2>&
 if [[ $stages == *bench* ]]; then
   echo "== bench train (batch 512, fp32)"
   for m in ${BENCH_512:-rebased based conv_attention rwkv mamba attention}; do bench --mixer $m --seq-len 512 --kv-pairs 128 --d-model 128; done
+  [[ -n "${BENCH_PHASES:-}" ]] && for m in $BENCH_PHASES; do
+    timeout 60 $R bench train --device cuda --steps 10 --warmup 3 --phases --mixer $m --seq-len 512 --kv-pairs 128 --d-model 128 2>&1 | tail -5 | tee -a $out/bench-phases.log; done
   for m in ${BENCH_2048:-rebased based}; do bench --mixer $m --seq-len 2048 --kv-pairs 512 --d-model 256; done
 fi
 
@@ -22,19 +24,24 @@ cp /tmp/epoch1/metrics.jsonl $out/epoch1-metrics.jsonl 2>/dev/null
 fi
 
 if [[ $stages == *throughput* ]]; then
-echo "== sweep throughput (8 runs)"
-for m in 1 2 4 8; do
+echo "== sweep throughput (configs/gpu/throughput_sweep.yaml: 8 runs) on ${TP_DEVICES:-cuda:0}"
+# The data set is generated once into the shared cache before timing.
+timeout 120 $R train --config configs/config_mqar.yaml --device cuda --run-dir /tmp/tp-warm --set data.input_seq_len=128 \
+  --set max_epochs=1 --set model.d_model=64 > /dev/null 2>&1
+for m in ${TP_M:-1 2 4 8}; do
   start=$(date +%s%N)
-  timeout 100 $R sweep configs/gpu/throughput_sweep.yaml --devices cuda:0 --runs-per-device $m --store /tmp/tp$m.db --runs-dir /tmp/tp$m >/dev/null 2>&1
+  timeout 300 $R sweep configs/gpu/throughput_sweep.yaml --devices ${TP_DEVICES:-cuda:0} --runs-per-device $m --store /tmp/tp$m.db --runs-dir /tmp/tp$m >/dev/null 2>&1
   end=$(date +%s%N)
   done_runs=$(python3 -c "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from runs where status='finished'\").fetchone()[0])" /tmp/tp$m.db)
-  echo "runs-per-device $m: $done_runs runs finished in $(( (end - start) / 1000000 )) ms" | tee -a $out/throughput.log
+  ms=$(( (end - start) / 1000000 ))
+  echo "devices ${TP_DEVICES:-cuda:0}, runs-per-device $m: $done_runs runs finished in $ms ms ($(( done_runs * 3600000 / ms )) runs/hour)" | tee -a $out/throughput.log
 done
 fi
 
 if [[ $stages == *fig1* ]]; then
-echo "== Figure-1 slice"
-timeout -k 45 ${FIG1_SECONDS:-230} $R sweep configs/gpu/fig1_slice.yaml --devices cuda:0 --runs-per-device ${FIG1_M:-8} --store /tmp/fig1.db --runs-dir /tmp/fig1 2>&1 | tail -3
+echo "== Figure-1 slice on ${FIG1_DEVICES:-cuda:0}"
+[[ -n "${FIG1_STORE_IN:-}" && ! -f /tmp/fig1.db ]] && cp "$FIG1_STORE_IN" /tmp/fig1.db
+timeout -k 45 ${FIG1_SECONDS:-230} $R sweep configs/gpu/fig1_slice.yaml --devices ${FIG1_DEVICES:-cuda:0} --runs-per-device ${FIG1_M:-8} --store /tmp/fig1.db --runs-dir /tmp/fig1 2>&1 | tail -3
 $R sweep status --store /tmp/fig1.db 2>&1 | head -5
 cp /tmp/fig1.db $out/fig1.db
 fi

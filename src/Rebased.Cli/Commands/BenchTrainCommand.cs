@@ -44,6 +44,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
         CpuThreading.PreferPassiveWaiting();
+        CpuThreading.KeepFreedMemory();
         TorchRuntime.EnsureLoaded();
         if (s.Threads is { } threads) torch.set_num_threads(threads);
         var overrides = new List<string>

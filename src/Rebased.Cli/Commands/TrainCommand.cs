@@ -50,6 +50,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         CpuThreading.PreferPassiveWaiting();
+        CpuThreading.KeepFreedMemory();
         TorchRuntime.EnsureLoaded();
         if (settings.Threads is { } threads) torch.set_num_threads(threads);
 

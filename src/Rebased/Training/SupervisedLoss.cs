@@ -1,3 +1,4 @@
+using Rebased.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -76,7 +77,7 @@ public static class ChunkedHead
             }
             loss.div_(n);
         }
-        hidden.backward(new[] { dHidden });
+        using (AutogradTemporaries.Collect()) hidden.backward(new[] { dHidden });
         using (torch.no_grad())
         {
             if (weight.grad is { } g) g.add_(dWeight);

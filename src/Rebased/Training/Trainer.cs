@@ -185,21 +185,8 @@ public sealed class Trainer
     public static Tensor ForwardBackward(TrainingModel model, SupervisedBatch batch, int accumulationSteps)
     {
         var hidden = SupervisedLoss.SupervisedHidden(model, batch);
-        var loss = ChunkedHead.ForwardBackward(hidden, model.HeadWeight, batch.Targets, 1.0 / accumulationSteps,
+        return ChunkedHead.ForwardBackward(hidden, model.HeadWeight, batch.Targets, 1.0 / accumulationSteps,
             ChunkedHead.RowsPerBlock(hidden.device, model.HeadWeight.shape[0]));
-        if (hidden.device.type == DeviceType.CUDA) ReleaseBackwardTemporaries();
-        return loss;
-    }
-
-    /// <summary>
-    /// On CUDA, libtorch runs the backward of custom autograd functions (the fused kernels) on its device
-    /// thread, outside the caller's dispose scope, so the tensors they create there are freed only by
-    /// finalizers. Collecting after each backward keeps device memory flat instead of growing step by step.
-    /// </summary>
-    private static void ReleaseBackwardTemporaries()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
     }
 
     /// <summary>Valid loss (mean of the batch losses, as the reference) and accuracy over every supervised test position.</summary>

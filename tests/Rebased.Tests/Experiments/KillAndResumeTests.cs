@@ -67,7 +67,8 @@ public class KillAndResumeTests : IDisposable
     public void CtrlCStopsTheSweepAndTheSameCommandResumesFromCheckpoints()
     {
         var file = _kit.WriteSweep("interrupted", "  model.d_model: {values: [8, 16, 24]}");
-        var trainer = _kit.TrainerWords(epochs: 6, epochSeconds: 0.1);
+        // Runs of 2 s: long enough that none finishes before the interrupt on a loaded machine.
+        var trainer = _kit.TrainerWords(epochs: 40, epochSeconds: 0.05);
         string[] checkpoints = [];
         using (var sweep = _kit.StartCli(trainer, SweepArgs(file)))
         {

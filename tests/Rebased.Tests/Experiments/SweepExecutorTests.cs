@@ -94,7 +94,7 @@ public class SweepExecutorTests : IDisposable
         using var store = OpenStore();
         var (sweep, runs) = RunStoreTests.Register(store, _kit, "  model.d_model: {values: [16, 32, 48]}");
         using var cancel = new CancellationTokenSource();
-        var running = new SweepExecutor(store, _kit.FakeTrainer(epochs: 50, epochSeconds: 0.05), Options(sweep, null, null)).RunAsync(cancel.Token);
+        var running = new SweepExecutor(store, _kit.FakeTrainer(epochs: 400, epochSeconds: 0.05), Options(sweep, null, null)).RunAsync(cancel.Token);
         SweepTestKit.WaitUntil(() => runs.Take(2).All(r => File.Exists(Path.Combine(r.RunDir, "checkpoints", "last", "epoch"))), TimeSpan.FromSeconds(20), "two checkpoints");
         cancel.Cancel();
         Assert.Equal(new ExecutorSummary(0, 0, 2), await running);

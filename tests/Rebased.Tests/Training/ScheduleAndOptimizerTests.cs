@@ -55,4 +55,34 @@ public class ScheduleAndOptimizerTests
         Assert.True(ours.Item2.allclose(theirs.Item2, 1e-6, 1e-7), "bias");
         Assert.False(ours.Item1.allclose(w0, 1e-3, 1e-3));
     }
+
+    [Fact]
+    public void AdamWSkipsParametersWithoutGradientAsPyTorchDoes()
+    {
+        random.manual_seed(4);
+        var w0 = randn(4, 3);
+        var unused0 = randn(3);
+        var ours = (new TorchSharp.Modules.Parameter(w0.clone()), new TorchSharp.Modules.Parameter(unused0.clone()));
+        var theirs = (new TorchSharp.Modules.Parameter(w0.clone()), new TorchSharp.Modules.Parameter(unused0.clone()));
+        var adam = new AdamW(new[] { ("w", ours.Item1), ("unused", ours.Item2) }, 1e-2, weightDecay: 0.1);
+        var reference = optim.AdamW(new[] { theirs.Item1, theirs.Item2 }, 1e-2, 0.9, 0.999, 1e-8, 0.1);
+        for (int step = 0; step < 4; step++)
+        {
+            var x = randn(2, 4);
+            foreach (var w in new[] { ours.Item1, theirs.Item1 }) x.matmul(w).pow(2).sum().backward();
+            adam.Step();
+            reference.step();
+            adam.ZeroGrad();
+            reference.zero_grad();
+        }
+        Assert.True(ours.Item1.allclose(theirs.Item1, 1e-6, 1e-7), "stepped weights");
+        Assert.True(ours.Item2.allclose(unused0, 0, 0), "a parameter without gradient is neither decayed nor moved");
+        Assert.Equal(new[] { "exp_avg.w", "exp_avg_sq.w" }, adam.StateTensors().Select(kv => kv.Key).ToArray());
+
+        var moment = adam.StateTensors().First().Value;
+        Assert.Equal(ours.Item1.shape, moment.shape);
+        var twin = new AdamW(new[] { ("w", new TorchSharp.Modules.Parameter(w0.clone())), ("unused", new TorchSharp.Modules.Parameter(unused0.clone())) }, 1e-2, 0.1);
+        twin.LoadState(adam.Steps, adam.StateTensors().ToDictionary(kv => kv.Key, kv => kv.Value), "test");
+        Assert.True(twin.StateTensors().First().Value.allclose(moment, 0, 0), "state round trip");
+    }
 }

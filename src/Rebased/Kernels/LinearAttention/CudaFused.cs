@@ -217,12 +217,12 @@ public sealed partial class CudaFused : ILinearAttention
             return y;
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
-        {
-            var saved = ctx.get_saved_variables();
-            var (dq, dk, dv) = BackwardRaw(saved[0], saved[1], saved[2], saved[3], saved[4], grad_output,
-                (PolynomialKernel)ctx.get_data("kernel"), (double)ctx.get_data("scale"), (double)ctx.get_data("eps"));
-            return [dq, dk, dv, null!, null!, null!];
-        }
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output) =>
+            AutogradTemporaries.Backward(ctx, grad_output, saved =>
+            {
+                var (dq, dk, dv) = BackwardRaw(saved[0], saved[1], saved[2], saved[3], saved[4], grad_output,
+                    (PolynomialKernel)ctx.get_data("kernel"), (double)ctx.get_data("scale"), (double)ctx.get_data("eps"));
+                return [dq, dk, dv, null!, null!, null!];
+            });
     }
 }

@@ -39,17 +39,17 @@ public sealed class Bf16RoundedWkv : IWkv
             return RoundToBf16(y);
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
-        {
-            var form = (IWkv)ctx.get_data(FormKey);
-            using var scope = NewDisposeScope();
-            using var gradMode = enable_grad();
-            var inputs = ctx.get_saved_variables().Select(t => t.detach().requires_grad_(true)).ToList();
-            var y = form.Forward(inputs[0], inputs[1], inputs[2], inputs[3]);
-            var grads = autograd.grad(new[] { y }, inputs, new[] { RoundToBf16(gradOutput) });
-            var rounded = grads.Select(g => RoundToBf16(g).MoveToOuterDisposeScope()).ToList();
-            rounded.Add(null!);
-            return rounded;
-        }
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
+            AutogradTemporaries.Backward(ctx, gradOutput, saved =>
+            {
+                var form = (IWkv)ctx.get_data(FormKey);
+                using var gradMode = enable_grad();
+                var inputs = saved.Select(t => t.detach().requires_grad_(true)).ToList();
+                var y = form.Forward(inputs[0], inputs[1], inputs[2], inputs[3]);
+                var grads = autograd.grad(new[] { y }, inputs, new[] { RoundToBf16(gradOutput) });
+                var rounded = grads.Select(RoundToBf16).ToList();
+                rounded.Add(null!);
+                return rounded;
+            });
     }
 }

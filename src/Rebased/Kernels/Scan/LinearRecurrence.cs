@@ -52,20 +52,18 @@ public static class LinearRecurrence
             return h;
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
-        {
-            var saved = ctx.get_saved_variables();
-            var a = saved[0];
-            var h = saved[1];
-            long dim = (long)ctx.get_data(DimKey);
-            long steps = a.shape[dim];
-            using var scope = NewDisposeScope();
-            // λ_t = g_t + a_{t+1} λ_{t+1}: the forward scan over the reversed sequence with decays shifted by one.
-            var nextDecay = cat(new[] { a.narrow(dim, 1, steps - 1), zeros_like(a.narrow(dim, 0, 1)) }, dim);
-            var lambda = ScanNoGrad(nextDecay.flip(dim), gradOutput.flip(dim), dim).flip(dim);
-            var previous = cat(new[] { zeros_like(h.narrow(dim, 0, 1)), h.narrow(dim, 0, steps - 1) }, dim);
-            var gradA = (lambda * previous).MoveToOuterDisposeScope();
-            return new List<Tensor> { gradA, lambda.MoveToOuterDisposeScope(), null! };
-        }
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
+            AutogradTemporaries.Backward(ctx, gradOutput, saved =>
+            {
+                var a = saved[0];
+                var h = saved[1];
+                long dim = (long)ctx.get_data(DimKey);
+                long steps = a.shape[dim];
+                // λ_t = g_t + a_{t+1} λ_{t+1}: the forward scan over the reversed sequence with decays shifted by one.
+                var nextDecay = cat(new[] { a.narrow(dim, 1, steps - 1), zeros_like(a.narrow(dim, 0, 1)) }, dim);
+                var lambda = ScanNoGrad(nextDecay.flip(dim), gradOutput.flip(dim), dim).flip(dim);
+                var previous = cat(new[] { zeros_like(h.narrow(dim, 0, 1)), h.narrow(dim, 0, steps - 1) }, dim);
+                return new List<Tensor> { lambda * previous, lambda, null! };
+            });
     }
 }

@@ -138,17 +138,17 @@ public sealed class SelectiveScanCuda : ISelectiveScan
             return output;
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
-        {
-            var s = ctx.get_saved_variables();
-            var (hasD, hasZ, hasBias, softplus) = ((bool, bool, bool, bool))ctx.get_data("flags");
-            int next = 6;
-            var d = hasD ? s[next++] : null;
-            var z = hasZ ? s[next++] : null;
-            var ungated = hasZ ? s[next++] : null;
-            var bias = hasBias ? s[next++] : null;
-            var x = new Saved(s[0], s[1], s[2], s[3], s[4], d, z, bias, softplus);
-            return BackwardRaw(x, ungated, s[5], gradOutput);
-        }
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
+            AutogradTemporaries.Backward(ctx, gradOutput, s =>
+            {
+                var (hasD, hasZ, hasBias, softplus) = ((bool, bool, bool, bool))ctx.get_data("flags");
+                int next = 6;
+                var d = hasD ? s[next++] : null;
+                var z = hasZ ? s[next++] : null;
+                var ungated = hasZ ? s[next++] : null;
+                var bias = hasBias ? s[next++] : null;
+                var x = new Saved(s[0], s[1], s[2], s[3], s[4], d, z, bias, softplus);
+                return BackwardRaw(x, ungated, s[5], gradOutput);
+            });
     }
 }

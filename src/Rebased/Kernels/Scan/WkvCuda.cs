@@ -86,11 +86,11 @@ public sealed class WkvCuda : IWkv
             return y;
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
-        {
-            var s = ctx.get_saved_variables();
-            var (gw, gu, gk, gv) = BackwardRaw(s[0], s[1], s[2], s[3], s[4], s[5], gradOutput);
-            return [gw.reshape(s[0].shape), gu.reshape(s[1].shape), gk, gv];
-        }
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
+            AutogradTemporaries.Backward(ctx, gradOutput, s =>
+            {
+                var (gw, gu, gk, gv) = BackwardRaw(s[0], s[1], s[2], s[3], s[4], s[5], gradOutput);
+                return [gw.reshape(s[0].shape), gu.reshape(s[1].shape), gk, gv];
+            });
     }
 }
