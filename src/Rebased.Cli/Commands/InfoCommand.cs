@@ -1,6 +1,8 @@
+using Rebased.Kernels.CrossEntropy;
 using Rebased.Native;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using TorchSharp;
 
 namespace Rebased.Cli.Commands;
 
@@ -9,7 +11,7 @@ public sealed class InfoCommand : Command<InfoCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandOption("--check-device")]
-        [System.ComponentModel.Description("Also compute a matmul and its gradient on every CUDA device and compare with the CPU.")]
+        [System.ComponentModel.Description("Also compute a matmul and its gradient, and the fused cross-entropy kernel, on every CUDA device and compare with the CPU.")]
         public bool CheckDevice { get; init; }
     }
 
@@ -27,6 +29,10 @@ public sealed class InfoCommand : Command<InfoCommand.Settings>
             bool pass = diff < 1e-9;
             ok &= pass;
             AnsiConsole.WriteLine($"device check {device}: max |cuda - cpu| = {diff:E2} (float64 matmul + tanh gradient) {(pass ? "PASS" : "FAIL")}");
+            var (loss, gradient) = SoftmaxCrossEntropyCheck.Compare(SoftmaxCrossEntropy.Fused, torch.device(device));
+            pass = loss < 1e-6 && gradient < 1e-6;
+            ok &= pass;
+            AnsiConsole.WriteLine($"device check {device}: fused softmax cross-entropy vs float64 autograd, relative error loss {loss:E2}, gradient {gradient:E2} {(pass ? "PASS" : "FAIL")}");
         }
         return ok ? ExitCodes.Ok : ExitCodes.Failure;
     }

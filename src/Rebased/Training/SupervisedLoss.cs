@@ -1,4 +1,5 @@
 using Rebased.Kernels;
+using Rebased.Kernels.CrossEntropy;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -36,7 +37,8 @@ public static class SupervisedLoss
 /// written out by hand: for logits z = h·Wᵀ, loss = mean(logsumexp(z) − z[target]), dz = (softmax(z) − onehot)/N,
 /// dh = dz·W, dW = dzᵀ·h. On the CPU a block's logits stay in cache and the [N, V] logits, their
 /// log-probabilities and gradient are never materialised (they dominate a small model's step at V = 8192);
-/// on an accelerator the rows go in one block. Same values as autograd through linear + cross_entropy.
+/// on an accelerator the rows go in one block, through the fused softmax cross-entropy kernel. Same values as
+/// autograd through linear + cross_entropy.
 /// </summary>
 public static class ChunkedHead
 {
@@ -65,13 +67,8 @@ public static class ChunkedHead
                 using var scope = NewDisposeScope();
                 long rows = Math.Min(rowsPerBlock, n - start);
                 var hBlock = h.narrow(0, start, rows);
-                var target = targets.narrow(0, start, rows).unsqueeze(1);
-                var z = hBlock.matmul(w.t());
-                var picked = z.gather(1, target).sum();
-                var max = z.amax(new long[] { 1 }, keepdim: true);
-                var sum = z.sub_(max).exp_().sum(1, keepdim: true);
-                loss.add_(sum.log().add_(max).sum().sub_(picked));
-                var dz = z.div_(sum).scatter_add_(1, target, torch.full(rows, 1, -1f, z.dtype, z.device)).mul_(scale);
+                var dz = hBlock.matmul(w.t());
+                loss.add_(SoftmaxCrossEntropy.InPlace(dz, targets.narrow(0, start, rows), scale).sum());
                 dHidden.narrow(0, start, rows).copy_(dz.matmul(w));
                 dWeight.addmm_(dz.t(), hBlock);
             }

@@ -30,11 +30,7 @@ public sealed partial class CudaFused : ILinearAttention
         return CudaFusedFunction.apply(q, k, v, kernel, scale, eps);
     }
 
-    [LibraryImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
-    private static partial IntPtr TensorData(IntPtr tensor);
-
-    /// <summary>Address of the first element (storage offset included).</summary>
-    internal static IntPtr DataPointer(Tensor t) => TensorData(t.Handle);
+    internal static IntPtr DataPointer(Tensor t) => DevicePointers.Of(t);
 
     internal static void CheckInputs(Tensor q, Tensor k, Tensor v)
     {

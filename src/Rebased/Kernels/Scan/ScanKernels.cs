@@ -15,11 +15,7 @@ internal static unsafe partial class ScanKernels
     public const uint SelectiveScanThreads = 512;
     public const int Chunk = 32;
 
-    [LibraryImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
-    private static partial IntPtr TensorData(IntPtr tensor);
-
-    /// <summary>Address of the first element (storage offset included) of a tensor, or null for none.</summary>
-    public static IntPtr Pointer(Tensor? t) => t is null ? IntPtr.Zero : TensorData(t.Handle);
+    public static IntPtr Pointer(Tensor? t) => DevicePointers.Of(t);
 
     /// <summary>
     /// The sum over dimension 0 of a kernel's partial results (e.g. [B, C] → [C]). Spelt with an array:

@@ -115,6 +115,7 @@ extern "C" __global__ void wkv_backward(const float* __restrict__ w, const float
 #define SS_THREADS 512
 #define CHANNELS_PER_BLOCK (SS_THREADS / NSTATE)
 #define CHUNK 32
+#define SS_COPIES 4
 #define FULL_MASK 0xffffffffu
 
 __device__ __forceinline__ float sum_over_states(float x)
@@ -190,8 +191,11 @@ extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_backward
     float* __restrict__ dA_part, float* __restrict__ dD_part, float* __restrict__ dbias_part,
     float* __restrict__ dB_part, float* __restrict__ dC_part, int batch, int channels, int steps)
 {
-    __shared__ float sdB[CHUNK][NSTATE];
-    __shared__ float sdC[CHUNK][NSTATE];
+    // dB and dC partials of the chunk, summed over the block's channels. SS_COPIES copies, one per group of warps,
+    // so that fewer warps contend for each address.
+    __shared__ float sdB[SS_COPIES][CHUNK][NSTATE];
+    __shared__ float sdC[SS_COPIES][CHUNK][NSTATE];
+    int copy = (threadIdx.x / 32) % SS_COPIES;
     int n = threadIdx.x % NSTATE;
     int d = blockIdx.x * CHANNELS_PER_BLOCK + threadIdx.x / NSTATE;
     int b = blockIdx.y;
@@ -209,24 +213,27 @@ extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_backward
     {
         int t0 = chunk * CHUNK;
         int length = steps - t0 < CHUNK ? steps - t0 : CHUNK;
-        for (int i = threadIdx.x; i < CHUNK * NSTATE; i += SS_THREADS)
+        for (int i = threadIdx.x; i < SS_COPIES * CHUNK * NSTATE; i += SS_THREADS)
         {
-            (&sdB[0][0])[i] = 0.f;
-            (&sdC[0][0])[i] = 0.f;
+            (&sdB[0][0][0])[i] = 0.f;
+            (&sdC[0][0][0])[i] = 0.f;
         }
         float start = hc[(((long long)b * channels + dc) * chunks + chunk) * NSTATE + n];
         float states[CHUNK];
+        float steps_dt[CHUNK];
         float h = start;
 #pragma unroll
         for (int i = 0; i < CHUNK; i++)
         {
+            float dt = 0.f;
             if (i < length)
             {
                 int t = t0 + i;
-                float dt = step_size(delta[row + t], db, softplus);
+                dt = step_size(delta[row + t], db, softplus);
                 h = expf(dt * a) * h + dt * u[row + t] * Bm[bcRow + t];
             }
             states[i] = h;
+            steps_dt[i] = dt;
         }
         __syncthreads();
 #pragma unroll
@@ -237,7 +244,7 @@ extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_backward
                 int t = t0 + i;
                 float ut = u[row + t];
                 float rawDelta = delta[row + t] + db;
-                float dt = step_size(delta[row + t], db, softplus);
+                float dt = steps_dt[i];
                 float g = gout[row + t];
                 float gy = g;
                 if (z)
@@ -259,8 +266,8 @@ extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_backward
                 float dCpart = sum_over_warp_channels(active ? gy * states[i] : 0.f);
                 if ((threadIdx.x & 31) < NSTATE)
                 {
-                    atomicAdd(&sdB[i][n], dBpart);
-                    atomicAdd(&sdC[i][n], dCpart);
+                    atomicAdd(&sdB[copy][i][n], dBpart);
+                    atomicAdd(&sdC[copy][i][n], dCpart);
                 }
                 if (n == 0 && active)
                 {
@@ -279,8 +286,15 @@ extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_backward
         {
             int ti = i / NSTATE, ni = i % NSTATE;
             long long at = (((long long)blockIdx.x * batch + b) * NSTATE + ni) * steps + t0 + ti;
-            dB_part[at] = sdB[ti][ni];
-            dC_part[at] = sdC[ti][ni];
+            float sumB = 0.f, sumC = 0.f;
+#pragma unroll
+            for (int c = 0; c < SS_COPIES; c++)
+            {
+                sumB += sdB[c][ti][ni];
+                sumC += sdC[c][ti][ni];
+            }
+            dB_part[at] = sumB;
+            dC_part[at] = sumC;
         }
         __syncthreads();
     }

@@ -1,0 +1,14 @@
+using System.Runtime.InteropServices;
+using static TorchSharp.torch;
+
+namespace Rebased.Native;
+
+/// <summary>Addresses of tensors' data for kernel launches.</summary>
+public static partial class DevicePointers
+{
+    [LibraryImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
+    private static partial IntPtr TensorData(IntPtr tensor);
+
+    /// <summary>Address of the first element (storage offset included) of a tensor, or null for none.</summary>
+    public static IntPtr Of(Tensor? t) => t is null ? IntPtr.Zero : TensorData(t.Handle);
+}
