@@ -15,7 +15,12 @@ public static class SoftmaxCrossEntropy
 {
     /// <summary>Per-row losses [N]; <paramref name="logits"/> [N, V] becomes the scaled gradient.</summary>
     public static Tensor InPlace(Tensor logits, Tensor targets, double scale) =>
-        FusedSupports(logits) ? Fused(logits, targets, scale) : Naive(logits, targets, scale);
+        FusedEnabled && FusedSupports(logits) ? Fused(logits, targets, scale) : Naive(logits, targets, scale);
+
+    /// <summary>Environment variable that turns the fused kernel off (value 0), for side-by-side measurements.</summary>
+    public const string FusedVariable = "REBASED_FUSED_CROSS_ENTROPY";
+
+    public static bool FusedEnabled { get; set; } = Environment.GetEnvironmentVariable(FusedVariable) != "0";
 
     public static bool FusedSupports(Tensor logits) =>
         logits.device.type == DeviceType.CUDA && logits.dtype == ScalarType.Float32 && logits.dim() == 2 && logits.is_contiguous();
@@ -36,7 +41,7 @@ public static class SoftmaxCrossEntropy
     {
         if (!FusedSupports(logits))
             throw new ArgumentException($"fused cross-entropy needs contiguous float32 [N, V] logits on a CUDA device, got {logits.dtype} [{string.Join(", ", logits.shape)}] on {logits.device}");
-        if (targets.dtype != ScalarType.Int64 || targets.numel() != logits.shape[0] || targets.device != logits.device)
+        if (targets.dtype != ScalarType.Int64 || targets.numel() != logits.shape[0] || targets.device.ToString() != logits.device.ToString())
             throw new ArgumentException($"fused cross-entropy needs int64 targets [{logits.shape[0]}] on {logits.device}");
         var t = targets.contiguous();
         var loss = empty(logits.shape[0], ScalarType.Float32, logits.device);
