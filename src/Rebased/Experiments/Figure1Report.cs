@@ -76,7 +76,6 @@ public static class Figure1Report
                 line.LineWidth = 2;
                 line.MarkerSize = 8;
                 line.MarkerShape = Markers[style % Markers.Length];
-                if (panel == lengths.Length - 1) line.LegendText = Selection.DisplayName(mixers[m]);
             }
             plot.Axes.Bottom.SetTicks(widths.Select((_, i) => (double)i).ToArray(), widths.Select(w => w.ToString(CultureInfo.InvariantCulture)).ToArray());
             plot.Axes.SetLimits(-0.5, widths.Length - 0.5, -0.03, 1.05);
@@ -88,7 +87,22 @@ public static class Figure1Report
             plot.Axes.Bottom.TickLabelStyle.FontSize = 14;
             plot.Axes.Left.TickLabelStyle.FontSize = 14;
         }
-        SaveWithLegendBelow(multiplot, multiplot.GetPlot(lengths.Length - 1).Legend, path, panelWidth * lengths.Length, height);
+        // One legend entry per mixer with any point, whichever panels it appears in.
+        var legend = multiplot.GetPlot(lengths.Length - 1).Legend;
+        for (int m = 0; m < mixers.Length; m++)
+        {
+            var style = StyleIndex(mixers, m);
+            legend.ManualItems.Add(new LegendItem
+            {
+                LabelText = Selection.DisplayName(mixers[m]),
+                LineColor = Palette[style % Palette.Length],
+                LineWidth = 2,
+                MarkerShape = Markers[style % Markers.Length],
+                MarkerColor = Palette[style % Palette.Length],
+                MarkerSize = 8,
+            });
+        }
+        SaveWithLegendBelow(multiplot, legend, path, panelWidth * lengths.Length, height);
     }
 
     /// <summary>A mixer keeps its colour and marker in every figure (paper order); other names follow.</summary>

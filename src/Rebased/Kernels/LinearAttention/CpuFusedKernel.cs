@@ -9,18 +9,20 @@ namespace Rebased.Kernels.LinearAttention;
 /// The tiled forward and backward of causal polynomial linear attention on CPU, fp32, on raw row-major
 /// [BH, T, D] / [BH, T, Dv] buffers. Work is split over (batch·head, groups of query tiles); every
 /// query-tile × key-tile block of the score matrix is recomputed where it is needed and lives only in a
-/// Tile×Tile scratch buffer, so memory is O(T·(D + Dv)) per worker.
+/// tile×tile scratch buffer, so memory is O(T·(D + Dv)) per worker.
 /// </summary>
 internal static unsafe class CpuFusedKernel
 {
-    /// <summary>Rows and columns of one score block; a multiple of 8 (the vector width) and of 4 (the micro-kernel height).</summary>
-    internal const int Tile = 64;
+    /// <summary>Largest score block: rows and columns of one block are a multiple of 16 (whole vectors, whole micro-kernel rows) up to this.</summary>
+    internal const int MaxTile = 64;
 
     /// <summary>Whether the AVX2/FMA paths run; false selects the scalar fallback everywhere.</summary>
     internal static bool Vectorised(bool allowVectors) => allowVectors && Avx2.IsSupported && Fma.IsSupported;
 
     internal readonly record struct Shape(int BH, int T, int D, int Dv)
     {
+        /// <summary>Rows and columns of a score block: short sequences get one block just large enough, so that padding does not dominate.</summary>
+        public int Tile => Math.Min(MaxTile, (T + 15) / 16 * 16);
         public int Tiles => (T + Tile - 1) / Tile;
         public int Tp => Tiles * Tile;
         public int DP => (D + 7) & ~7;
@@ -78,30 +80,31 @@ internal static unsafe class CpuFusedKernel
         PolynomialKernel kernel, float scale, float eps, bool vec)
     {
         if (group >= s.Tiles) return;
-        int keys = (LastTile(s, group, groups) + 1) * Tile;
-        using var kt = new Scratch((long)s.DP * keys);
-        using var vp = new Scratch((long)keys * s.DvP);
-        using var qs = new Scratch((long)Tile * s.DP);
-        using var o = new Scratch((long)Tile * s.DvP);
-        using var a = new Scratch((long)Tile * Tile);
-        var zRow = stackalloc float[Tile];
-        PackTransposedTiles(k, s.T, s.D, s.DP, kt.P, keys);
+        int keys = (LastTile(s, group, groups) + 1) * s.Tile;
+        using var arena = ThreadScratch.Begin();
+        var kt = arena.Take((long)s.DP * keys);
+        var vp = arena.Take((long)keys * s.DvP);
+        var qs = arena.Take((long)s.Tile * s.DP);
+        var o = arena.Take((long)s.Tile * s.DvP);
+        var a = arena.Take((long)s.Tile * s.Tile);
+        var zRow = stackalloc float[s.Tile];
+        PackTransposedTiles(k, s.T, s.D, s.DP, kt.P, keys, s.Tile);
         PackRows(v, s.T, s.Dv, vp.P, s.DvP, keys, 1f);
 
         for (int qi = group; qi < s.Tiles; qi += groups)
         {
-            int t0 = qi * Tile;
-            PackRows(q + (long)t0 * s.D, s.T - t0, s.D, qs.P, s.DP, Tile, scale);
+            int t0 = qi * s.Tile;
+            PackRows(q + (long)t0 * s.D, s.T - t0, s.D, qs.P, s.DP, s.Tile, scale);
             o.Clear();
-            new Span<float>(zRow, Tile).Clear();
+            new Span<float>(zRow, s.Tile).Clear();
             for (int kj = 0; kj <= qi; kj++)
             {
-                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + (long)kj * Tile * s.DP, Tile, Tile, Tile, s.D, vec, accumulate: false);
-                Weights(a.P, null, kernel, kj == qi, vec);
-                RowSums(a.P, zRow, vec);
-                Gemm(o.P, s.DvP, a.P, Tile, 1, vp.P + (long)kj * Tile * s.DvP, s.DvP, Tile, s.DvP, Tile, vec);
+                Gemm(a.P, s.Tile, qs.P, s.DP, 1, kt.P + (long)kj * s.Tile * s.DP, s.Tile, s.Tile, s.Tile, s.D, vec, accumulate: false);
+                Weights(a.P, null, s.Tile, kernel, kj == qi, vec);
+                RowSums(a.P, zRow, s.Tile, vec);
+                Gemm(o.P, s.DvP, a.P, s.Tile, 1, vp.P + (long)kj * s.Tile * s.DvP, s.DvP, s.Tile, s.DvP, s.Tile, vec);
             }
-            int rows = Math.Min(Tile, s.T - t0);
+            int rows = Math.Min(s.Tile, s.T - t0);
             for (int i = 0; i < rows; i++)
             {
                 float inv = 1f / (zRow[i] + eps);
@@ -117,28 +120,29 @@ internal static unsafe class CpuFusedKernel
         PolynomialKernel kernel, float scale, float eps, bool vec)
     {
         if (group >= s.Tiles) return;
-        int keys = (LastTile(s, group, groups) + 1) * Tile;
-        using var kt = new Scratch((long)s.DP * keys);
-        using var kp = new Scratch((long)keys * s.DP);
-        using var vt = new Scratch((long)s.DvP * keys);
-        using var qs = new Scratch((long)Tile * s.DP);
-        using var g = new Scratch((long)Tile * s.DvP);
-        using var dqTile = new Scratch((long)Tile * s.DP);
-        using var dkAcc = new Scratch((long)keys * s.DP);
-        using var dvAcc = new Scratch((long)keys * s.DvP);
-        using var a = new Scratch((long)Tile * Tile);
-        using var dp = new Scratch((long)Tile * Tile);
-        var dzRow = stackalloc float[Tile];
-        PackTransposedTiles(k, s.T, s.D, s.DP, kt.P, keys);
+        int keys = (LastTile(s, group, groups) + 1) * s.Tile;
+        using var arena = ThreadScratch.Begin();
+        var kt = arena.Take((long)s.DP * keys);
+        var kp = arena.Take((long)keys * s.DP);
+        var vt = arena.Take((long)s.DvP * keys);
+        var qs = arena.Take((long)s.Tile * s.DP);
+        var g = arena.Take((long)s.Tile * s.DvP);
+        var dqTile = arena.Take((long)s.Tile * s.DP);
+        var dkAcc = arena.Take((long)keys * s.DP);
+        var dvAcc = arena.Take((long)keys * s.DvP);
+        var a = arena.Take((long)s.Tile * s.Tile);
+        var dp = arena.Take((long)s.Tile * s.Tile);
+        var dzRow = stackalloc float[s.Tile];
+        PackTransposedTiles(k, s.T, s.D, s.DP, kt.P, keys, s.Tile);
         PackRows(k, s.T, s.D, kp.P, s.DP, keys, 1f);
-        PackTransposedTiles(v, s.T, s.Dv, s.DvP, vt.P, keys);
+        PackTransposedTiles(v, s.T, s.Dv, s.DvP, vt.P, keys, s.Tile);
 
         for (int qi = group; qi < s.Tiles; qi += groups)
         {
-            int t0 = qi * Tile, rows = Math.Min(Tile, s.T - t0);
-            PackRows(q + (long)t0 * s.D, s.T - t0, s.D, qs.P, s.DP, Tile, scale);
+            int t0 = qi * s.Tile, rows = Math.Min(s.Tile, s.T - t0);
+            PackRows(q + (long)t0 * s.D, s.T - t0, s.D, qs.P, s.DP, s.Tile, scale);
             g.Clear();
-            new Span<float>(dzRow, Tile).Clear();
+            new Span<float>(dzRow, s.Tile).Clear();
             for (int i = 0; i < rows; i++)
             {
                 long t = t0 + i;
@@ -154,13 +158,13 @@ internal static unsafe class CpuFusedKernel
             dqTile.Clear();
             for (int kj = 0; kj <= qi; kj++)
             {
-                Gemm(a.P, Tile, qs.P, s.DP, 1, kt.P + (long)kj * Tile * s.DP, Tile, Tile, Tile, s.D, vec, accumulate: false);
-                for (int i = 0; i < Tile; i++) new Span<float>(dp.P + i * Tile, Tile).Fill(dzRow[i]);
-                Gemm(dp.P, Tile, g.P, s.DvP, 1, vt.P + (long)kj * Tile * s.DvP, Tile, Tile, Tile, s.Dv, vec);
-                Weights(a.P, dp.P, kernel, kj == qi, vec);
-                Gemm(dqTile.P, s.DP, dp.P, Tile, 1, kp.P + (long)kj * Tile * s.DP, s.DP, Tile, s.DP, Tile, vec);
-                Gemm(dkAcc.P + (long)kj * Tile * s.DP, s.DP, dp.P, 1, Tile, qs.P, s.DP, Tile, s.DP, Tile, vec);
-                Gemm(dvAcc.P + (long)kj * Tile * s.DvP, s.DvP, a.P, 1, Tile, g.P, s.DvP, Tile, s.DvP, Tile, vec);
+                Gemm(a.P, s.Tile, qs.P, s.DP, 1, kt.P + (long)kj * s.Tile * s.DP, s.Tile, s.Tile, s.Tile, s.D, vec, accumulate: false);
+                for (int i = 0; i < s.Tile; i++) new Span<float>(dp.P + i * s.Tile, s.Tile).Fill(dzRow[i]);
+                Gemm(dp.P, s.Tile, g.P, s.DvP, 1, vt.P + (long)kj * s.Tile * s.DvP, s.Tile, s.Tile, s.Tile, s.Dv, vec);
+                Weights(a.P, dp.P, s.Tile, kernel, kj == qi, vec);
+                Gemm(dqTile.P, s.DP, dp.P, s.Tile, 1, kp.P + (long)kj * s.Tile * s.DP, s.DP, s.Tile, s.DP, s.Tile, vec);
+                Gemm(dkAcc.P + (long)kj * s.Tile * s.DP, s.DP, dp.P, 1, s.Tile, qs.P, s.DP, s.Tile, s.DP, s.Tile, vec);
+                Gemm(dvAcc.P + (long)kj * s.Tile * s.DvP, s.DvP, a.P, 1, s.Tile, g.P, s.DvP, s.Tile, s.DvP, s.Tile, vec);
             }
             for (int i = 0; i < rows; i++)
             {
@@ -183,13 +187,13 @@ internal static unsafe class CpuFusedKernel
     }
 
     /// <summary>
-    /// In place on a Tile×Tile block of x = scale·q·k: a ← f(x); when <paramref name="grad"/> is given it holds
+    /// In place on a tile×tile block of x = scale·q·k: a ← f(x); when <paramref name="grad"/> is given it holds
     /// dL/da on entry and dL/dx = f'(x)·dL/da on exit. The diagonal block is masked to keys j ≤ query i.
     /// </summary>
-    private static void Weights(float* x, float* grad, PolynomialKernel kernel, bool diagonal, bool vec)
+    private static void Weights(float* x, float* grad, int tile, PolynomialKernel kernel, bool diagonal, bool vec)
     {
         bool based = kernel == PolynomialKernel.Based;
-        int n = Tile * Tile, e = 0;
+        int n = tile * tile, e = 0;
         if (vec)
         {
             var one = Vector256.Create(1f);
@@ -215,28 +219,28 @@ internal static unsafe class CpuFusedKernel
             x[e] = based ? 1f + xs + 0.5f * xs * xs : xs * xs;
         }
         if (!diagonal) return;
-        for (int i = 0; i < Tile - 1; i++)
+        for (int i = 0; i < tile - 1; i++)
         {
-            new Span<float>(x + i * Tile + i + 1, Tile - 1 - i).Clear();
-            if (grad != null) new Span<float>(grad + i * Tile + i + 1, Tile - 1 - i).Clear();
+            new Span<float>(x + i * tile + i + 1, tile - 1 - i).Clear();
+            if (grad != null) new Span<float>(grad + i * tile + i + 1, tile - 1 - i).Clear();
         }
     }
 
-    private static void RowSums(float* a, float* sums, bool vec)
+    private static void RowSums(float* a, float* sums, int tile, bool vec)
     {
-        for (int i = 0; i < Tile; i++)
+        for (int i = 0; i < tile; i++)
         {
-            float* row = a + i * Tile;
+            float* row = a + i * tile;
             if (vec)
             {
                 var acc = Avx.LoadVector256(row);
-                for (int j = 8; j < Tile; j += 8) acc = Avx.Add(acc, Avx.LoadVector256(row + j));
+                for (int j = 8; j < tile; j += 8) acc = Avx.Add(acc, Avx.LoadVector256(row + j));
                 sums[i] += Vector256.Sum(acc);
             }
             else
             {
                 float sum = 0f;
-                for (int j = 0; j < Tile; j++) sum += row[j];
+                for (int j = 0; j < tile; j++) sum += row[j];
                 sums[i] += sum;
             }
         }
@@ -347,36 +351,80 @@ internal static unsafe class CpuFusedKernel
     }
 
     /// <summary>
-    /// The transpose of src [rows, width] in key tiles: tile j holds a paddedWidth × Tile block with element (c, t)
-    /// at dst[(j·paddedWidth + c)·Tile + t − j·Tile]. A row stride of one tile (not of the whole sequence) keeps
+    /// The transpose of src [rows, width] in key tiles: tile j holds a paddedWidth × tile block with element (c, t)
+    /// at dst[(j·paddedWidth + c)·tile + t − j·tile]. A row stride of one tile (not of the whole sequence) keeps
     /// the rows a micro-kernel walks in different L1 sets. Rows ≥ srcRows stay zero (dst is zeroed by Scratch).
     /// </summary>
-    private static void PackTransposedTiles(float* src, int srcRows, int width, int paddedWidth, float* dst, int rows)
+    private static void PackTransposedTiles(float* src, int srcRows, int width, int paddedWidth, float* dst, int rows, int tile)
     {
         int real = Math.Min(rows, srcRows);
         for (int t = 0; t < real; t++)
         {
             float* sRow = src + (long)t * width;
-            float* tile = dst + (long)(t / Tile) * paddedWidth * Tile + t % Tile;
-            for (int c = 0; c < width; c++) tile[(long)c * Tile] = sRow[c];
+            float* block = dst + (long)(t / tile) * paddedWidth * tile + t % tile;
+            for (int c = 0; c < width; c++) block[(long)c * tile] = sRow[c];
         }
     }
 
-    /// <summary>A zero-initialised, 64-byte aligned native float buffer.</summary>
-    private readonly struct Scratch : IDisposable
+    /// <summary>A zero-initialised, 64-byte aligned native float buffer, taken from a <see cref="ThreadScratch"/>.</summary>
+    private readonly struct Scratch(float* p, long length)
     {
-        public readonly float* P;
-        private readonly long _length;
+        public readonly float* P = p;
 
-        public Scratch(long length)
+        public void Clear() => NativeMemory.Clear(P, (nuint)(length * sizeof(float)));
+    }
+
+    /// <summary>
+    /// The scratch memory of one thread, reused by the work items that run on it: a small model's call has thousands
+    /// of (head, tile group) items of a few microseconds each, for which allocating and freeing native buffers per
+    /// item would cost as much as the arithmetic. A block above <see cref="RetainedFloats"/> is freed after the item.
+    /// </summary>
+    private sealed class ThreadScratch : IDisposable
+    {
+        private const long RetainedFloats = 4L << 20;
+        [ThreadStatic] private static ThreadScratch? _current;
+        private readonly List<(IntPtr Block, long Floats)> _blocks = [];
+        private int _block;
+        private long _offset;
+        private bool _active;
+
+        public static ThreadScratch Begin()
         {
-            _length = Math.Max(length, 1);
-            P = (float*)NativeMemory.AlignedAlloc((nuint)(_length * sizeof(float)), 64);
-            Clear();
+            var arena = _current ??= new ThreadScratch();
+            if (arena._active) throw new InvalidOperationException("scratch arena already in use on this thread");
+            arena._active = true;
+            arena._block = 0;
+            arena._offset = 0;
+            return arena;
         }
 
-        public void Clear() => NativeMemory.Clear(P, (nuint)(_length * sizeof(float)));
+        /// <summary>A zeroed buffer of <paramref name="floats"/> floats, 64-byte aligned, valid until <see cref="Dispose"/>.</summary>
+        public Scratch Take(long floats)
+        {
+            floats = Math.Max(1, floats);
+            long rounded = (floats + 15) & ~15L;
+            while (_block < _blocks.Count && _offset + rounded > _blocks[_block].Floats)
+            {
+                _block++;
+                _offset = 0;
+            }
+            if (_block == _blocks.Count)
+            {
+                long size = Math.Max(rounded, 1L << 16);
+                _blocks.Add(((IntPtr)NativeMemory.AlignedAlloc((nuint)(size * sizeof(float)), 64), size));
+            }
+            var scratch = new Scratch((float*)_blocks[_block].Block + _offset, floats);
+            _offset += rounded;
+            scratch.Clear();
+            return scratch;
+        }
 
-        public void Dispose() => NativeMemory.AlignedFree(P);
+        public void Dispose()
+        {
+            _active = false;
+            if (_blocks.Sum(b => b.Floats) <= RetainedFloats) return;
+            foreach (var (block, _) in _blocks) NativeMemory.AlignedFree((void*)block);
+            _blocks.Clear();
+        }
     }
 }

@@ -36,6 +36,7 @@ public static class LinearAttentionCheck
         new(1, 2, 1000, 16, 256, PolynomialKernel.Rebased),
         new(1, 2, 2048, 16, 42, PolynomialKernel.Based),
         new(1, 1, 2048, 4, 1, PolynomialKernel.Rebased),
+        new(3, 12, 48, 16, 2, PolynomialKernel.Rebased),
     ];
 
     /// <summary>Tolerance on the relative error: 1e-5 for fp32/fp64, 2e-2 for 16-bit types.</summary>
