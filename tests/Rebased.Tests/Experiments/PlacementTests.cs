@@ -18,7 +18,8 @@ public class PlacementTests
 
     [Theory]
     [InlineData(2, 1, 1)]
-    [InlineData(16, 1, 4)]
+    [InlineData(16, 1, 8)]
+    [InlineData(64, 1, 8)]
     [InlineData(16, 2, 4)]
     [InlineData(8, 2, 2)]
     [InlineData(32, 8, 2)]
