@@ -73,28 +73,17 @@ public sealed class CpuFused : ILinearAttention
 
     private static unsafe float* Ptr(Tensor t) => (float*)t.storage<float>().data_ptr() + t.storage_offset();
 
-    private sealed class CpuFusedFunction : autograd.SingleTensorFunction<CpuFusedFunction>
+    private sealed class CpuFusedFunction : FusedAttentionFunction<CpuFusedFunction>
     {
         public override string Name => nameof(CpuFusedFunction);
 
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        protected override (Tensor Y, Tensor YSaved, Tensor Z) Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
         {
-            var (q, k, v) = (((Tensor)vars[0]).contiguous(), ((Tensor)vars[1]).contiguous(), ((Tensor)vars[2]).contiguous());
-            var (kernel, scale, eps) = ((PolynomialKernel)vars[3], (double)vars[4], (double)vars[5]);
             var (y, z) = ForwardRaw(q, k, v, kernel, scale, eps);
-            ctx.save_for_backward([q, k, v, y, z]);
-            ctx.save_data("kernel", kernel);
-            ctx.save_data("scale", scale);
-            ctx.save_data("eps", eps);
-            return y;
+            return (y, y, z);
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output) =>
-            AutogradTemporaries.Backward(ctx, grad_output, saved =>
-            {
-                var (dq, dk, dv) = BackwardRaw(saved[0], saved[1], saved[2], saved[3], saved[4], grad_output,
-                    (PolynomialKernel)ctx.get_data("kernel"), (double)ctx.get_data("scale"), (double)ctx.get_data("eps"));
-                return [dq, dk, dv, null!, null!, null!];
-            });
+        protected override (Tensor Dq, Tensor Dk, Tensor Dv) Backward(Tensor q, Tensor k, Tensor v, Tensor y, Tensor z, Tensor dy,
+            PolynomialKernel kernel, double scale, double eps) => BackwardRaw(q, k, v, y, z, dy, kernel, scale, eps);
     }
 }

@@ -197,28 +197,14 @@ public sealed partial class CudaFused : ILinearAttention
         return (dq.to(q.dtype).MoveToOuterDisposeScope(), dk.to(q.dtype).MoveToOuterDisposeScope(), dvOut.MoveToOuterDisposeScope());
     }
 
-    private sealed class CudaFusedFunction : autograd.SingleTensorFunction<CudaFusedFunction>
+    private sealed class CudaFusedFunction : FusedAttentionFunction<CudaFusedFunction>
     {
         public override string Name => nameof(CudaFusedFunction);
 
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
-        {
-            var (q, k, v) = (((Tensor)vars[0]).contiguous(), ((Tensor)vars[1]).contiguous(), ((Tensor)vars[2]).contiguous());
-            var (kernel, scale, eps) = ((PolynomialKernel)vars[3], (double)vars[4], (double)vars[5]);
-            var (y, ySaved, z) = ForwardRaw(q, k, v, kernel, scale, eps);
-            ctx.save_for_backward([q, k, v, ySaved, z]);
-            ctx.save_data("kernel", kernel);
-            ctx.save_data("scale", scale);
-            ctx.save_data("eps", eps);
-            return y;
-        }
+        protected override (Tensor Y, Tensor YSaved, Tensor Z) Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps) =>
+            ForwardRaw(q, k, v, kernel, scale, eps);
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output) =>
-            AutogradTemporaries.Backward(ctx, grad_output, saved =>
-            {
-                var (dq, dk, dv) = BackwardRaw(saved[0], saved[1], saved[2], saved[3], saved[4], grad_output,
-                    (PolynomialKernel)ctx.get_data("kernel"), (double)ctx.get_data("scale"), (double)ctx.get_data("eps"));
-                return [dq, dk, dv, null!, null!, null!];
-            });
+        protected override (Tensor Dq, Tensor Dk, Tensor Dv) Backward(Tensor q, Tensor k, Tensor v, Tensor y, Tensor z, Tensor dy,
+            PolynomialKernel kernel, double scale, double eps) => BackwardRaw(q, k, v, y, z, dy, kernel, scale, eps);
     }
 }
