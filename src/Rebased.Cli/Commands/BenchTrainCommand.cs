@@ -4,6 +4,7 @@ using System.Globalization;
 using Rebased.Configs;
 using Rebased.Data;
 using Rebased.Native;
+using Rebased.Models;
 using Rebased.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -32,6 +33,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         [CommandOption("--vocab <V>")] public int Vocab { get; init; } = 8192;
         [CommandOption("--lr <LR>")] public double LearningRate { get; init; } = 1e-3;
         [CommandOption("--threads <N>")] [Description("CPU threads for libtorch.")] public int? Threads { get; init; }
+        [CommandOption("--precision <P>")] [Description("fp32 (the reference's numerics, default) or bf16 (mixed precision for the matrix products).")] public string Precision { get; init; } = MixedPrecision.Float32;
         [CommandOption("--phases")] [Description("Also time the phases of a step (batch, model forward, head and backward, optimizer), synchronising between them.")] public bool Phases { get; init; }
 
         public override ValidationResult Validate() =>
@@ -52,6 +54,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
             $"model.sequence_mixer.name={s.Mixer}", $"model.d_model={s.DModel}", $"model.vocab_size={s.Vocab}",
             $"data.vocab_size={s.Vocab}", $"data.input_seq_len={s.SeqLen}", $"data.batch_size={s.Batch}",
             $"data.num_train_examples={s.Batch}", $"learning_rate={s.LearningRate.ToString("R", CultureInfo.InvariantCulture)}", "data.mode=fast",
+            $"precision={s.Precision}",
         };
         var config = ConfigResolver.Resolve(ConfigLoader.Parse("", "bench train", overrides)).Config;
         if (s.KvPairs is { } k) config.Data.Builder.Kwargs["num_kv_pairs"] = k;
@@ -68,6 +71,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         var trainingModel = new TrainingModel(model, model.Hidden, model.TokenEmbedding);
         var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), config.LearningRate, config.WeightDecay);
         int accumulation = config.GradientAccumulationSteps;
+        using var precision = MixedPrecision.Use(config.Precision);
         bool cuda = device.type == DeviceType.CUDA;
 
         var times = new List<double>();
@@ -95,7 +99,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         void Row(string key, string value) => grid.AddRow(Markup.Escape(key), Markup.Escape(value));
         Row("mixer", $"{s.Mixer}, L {config.Data.InputSeqLen}, K {config.Data.Builder.Kwargs["num_kv_pairs"]}, d_model {s.DModel}, vocab {s.Vocab}");
         Row("parameters", model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture));
-        Row("step", $"{config.Data.BatchSize} × {accumulation} (micro-batch × accumulation) on {device}, {torch.get_num_threads()} CPU threads");
+        Row("step", $"{config.Data.BatchSize} × {accumulation} (micro-batch × accumulation) on {device}, {torch.get_num_threads()} CPU threads, {config.Precision} products");
         Row("ms/step", FormattableString.Invariant($"{median:F1} median of {times.Count} after {s.Warmup} warm-up (min {times[0]:F1}, max {times[^1]:F1})"));
         Row("tokens/s", FormattableString.Invariant($"{tokensPerStep / median * 1000:N0}"));
         Row("peak GPU memory", cuda ? FormattableString.Invariant($"{peak / (double)(1L << 30):F2} GiB in use on the GPU (driver's count: context and libtorch's cache included)") : "n/a (CPU)");

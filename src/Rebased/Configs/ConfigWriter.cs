@@ -20,11 +20,13 @@ public static class ConfigWriter
 
     /// <summary>
     /// The first 8 hex digits of the SHA-256 of the config's YAML without its device: names runs with
-    /// identical settings alike, and lets a run resume on another device.
+    /// identical settings alike, and lets a run resume on another device. The default precision (fp32) is left
+    /// out too, so that configs hash as they did before that key existed.
     /// </summary>
     public static string ShortHash(RunConfig config)
     {
-        var lines = ToYaml(config).Split('\n').Where(l => !l.StartsWith("device:", StringComparison.Ordinal));
+        var lines = ToYaml(config).Split('\n').Where(l => !l.StartsWith("device:", StringComparison.Ordinal)
+            && l != $"precision: {Models.MixedPrecision.Float32}");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', lines))))[..8];
     }
 

@@ -86,4 +86,10 @@ public sealed class RunConfig
 
     /// <summary>Our extension: where the run trains ("cpu", "cuda", "cuda:N"); the CLI's --device overrides it.</summary>
     public string Device { get; set; } = "cpu";
+
+    /// <summary>
+    /// Our extension: "fp32" (the reference's numerics) or "bf16", autocast-style mixed precision for the matrix
+    /// products (<see cref="Models.MixedPrecision"/>).
+    /// </summary>
+    public string Precision { get; set; } = Models.MixedPrecision.Float32;
 }

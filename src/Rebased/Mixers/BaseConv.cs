@@ -1,3 +1,4 @@
+using Rebased.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -38,7 +39,7 @@ public sealed class BaseConv : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor u)
     {
         using var scope = NewDisposeScope();
-        var y = _conv.forward(u) * _projection.forward(u) + u;
+        var y = _conv.forward(u) * MixedPrecision.Linear(_projection, u) + u;
         return y.MoveToOuterDisposeScope();
     }
 

@@ -94,18 +94,18 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long length = hidden.shape[1];
-        var xz = _inProj.forward(hidden).transpose(1, 2);
+        var xz = MixedPrecision.Linear(_inProj, hidden).transpose(1, 2);
         var x = xz.narrow(1, 0, DInner);
         var z = xz.narrow(1, DInner, DInner);
         x = nn.functional.silu(_conv1d.forward(x).narrow(2, 0, length));
-        var xDbl = _xProj.forward(x.transpose(1, 2));
+        var xDbl = MixedPrecision.Linear(_xProj, x.transpose(1, 2));
         var dtLow = xDbl.narrow(-1, 0, DtRank);
         var b = xDbl.narrow(-1, DtRank, StateSize).transpose(1, 2);
         var c = xDbl.narrow(-1, DtRank + StateSize, StateSize).transpose(1, 2);
-        var dt = matmul(dtLow, _dtProj.weight!.t()).transpose(1, 2);
+        var dt = MixedPrecision.Matmul(dtLow, _dtProj.weight!.t()).transpose(1, 2);
         var a = -_aLog.exp();
         var y = _scan.Forward(x, dt, a, b, c, _d, z, _dtProj.bias!, deltaSoftplus: true);
-        return _outProj.forward(y.transpose(1, 2)).MoveToOuterDisposeScope();
+        return MixedPrecision.Linear(_outProj, y.transpose(1, 2)).MoveToOuterDisposeScope();
     }
 }
 

@@ -1,3 +1,4 @@
+using Rebased.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -50,15 +51,15 @@ public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
         // [B, T, 3·H·D] → [3, B, H, T, D]
-        var qkv = _wqkv.forward(x).view(b, t, 3, NumHeads, HeadDim).permute(2, 0, 3, 1, 4);
+        var qkv = MixedPrecision.Linear(_wqkv, x).view(b, t, 3, NumHeads, HeadDim).permute(2, 0, 3, 1, 4);
         var q = qkv[0];
         var k = qkv[1] * (1.0 / Math.Sqrt(HeadDim));
         var v = qkv[2];
-        var scores = matmul(q, k.transpose(-2, -1));
+        var scores = MixedPrecision.Matmul(q, k.transpose(-2, -1));
         var mask = full(t, t, MaskValue, dtype: scores.dtype, device: scores.device).triu(1);
         var attention = (scores + mask).softmax(-1);
         attention = nn.functional.dropout(attention, Dropout, training);
-        var context = matmul(attention, v).transpose(1, 2).reshape(b, t, NumHeads * HeadDim);
-        return _outProj.forward(context).MoveToOuterDisposeScope();
+        var context = MixedPrecision.Matmul(attention, v).transpose(1, 2).reshape(b, t, NumHeads * HeadDim);
+        return MixedPrecision.Linear(_outProj, context).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Rebased.Models;
 using Rebased.Kernels.LinearAttention;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -61,14 +62,16 @@ public abstract class PolynomialAttention : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long b = u.shape[0], l = u.shape[1];
-        var (q, k) = TransformQueryKey(_projQ.forward(u), _projK.forward(u));
-        var v = _projV.forward(u);
+        var (q, k) = TransformQueryKey(MixedPrecision.Linear(_projQ, u), MixedPrecision.Linear(_projK, u));
+        var v = MixedPrecision.Linear(_projV, u);
         q = q.view(b, l, NumHeads, FeatureDim).transpose(1, 2);
         k = k.view(b, l, NumHeads, FeatureDim).transpose(1, 2);
         v = v.view(b, l, NumHeads, HeadDim).transpose(1, 2);
-        var form = LinearAttentionForms.Get(AttentionForm, v.device, v.dtype);
-        var y = form.Forward(q, k, v, Kernel, Scale, Eps);
-        var o = _projO.forward(y.transpose(1, 2).reshape(b, l, NumHeads * HeadDim));
+        // Under bf16 mixed precision the CUDA kernels take bf16 operands (fp32 accumulation); the CPU forms stay fp32.
+        var dtype = MixedPrecision.ProductType is { } product && v.device.type == DeviceType.CUDA ? product : v.dtype;
+        var form = LinearAttentionForms.Get(AttentionForm, v.device, dtype);
+        var y = form.Forward(q.to(dtype), k.to(dtype), v.to(dtype), Kernel, Scale, Eps).to(v.dtype);
+        var o = MixedPrecision.Linear(_projO, y.transpose(1, 2).reshape(b, l, NumHeads * HeadDim));
         return o.MoveToOuterDisposeScope();
     }
 

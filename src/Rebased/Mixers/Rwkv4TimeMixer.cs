@@ -104,10 +104,10 @@ public sealed class Rwkv4TimeMixer : nn.Module<Tensor, Tensor>, IInitialisesItse
         var xk = x * _timeMixK + shifted * (1 - _timeMixK);
         var xv = x * _timeMixV + shifted * (1 - _timeMixV);
         var xr = x * _timeMixR + shifted * (1 - _timeMixR);
-        var k = _key.forward(xk);
-        var v = _value.forward(xv);
-        var gate = _receptance.forward(xr).sigmoid();
-        var y = _output.forward(gate * _wkv.Forward(_timeDecay, _timeFirst, k, v));
+        var k = MixedPrecision.Linear(_key, xk);
+        var v = MixedPrecision.Linear(_value, xv);
+        var gate = MixedPrecision.Linear(_receptance, xr).sigmoid();
+        var y = MixedPrecision.Linear(_output, gate * _wkv.Forward(_timeDecay, _timeFirst, k, v));
         return y.MoveToOuterDisposeScope();
     }
 }

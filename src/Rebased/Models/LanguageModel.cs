@@ -49,7 +49,7 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     public Tensor Hidden(Tensor inputIds) => _backbone.forward(inputIds);
 
     /// <summary>hidden [..., d] → logits [..., V] through the tied head.</summary>
-    public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, TokenEmbedding);
+    public Tensor Logits(Tensor hidden) => MixedPrecision.Linear(hidden, TokenEmbedding);
 
     /// <summary>Number of parameters, the tied embedding/head counted once (as the reference prints it).</summary>
     public long ParameterCount() => parameters().Sum(p => p.numel());

@@ -1,5 +1,6 @@
 using Rebased.Kernels;
 using Rebased.Kernels.CrossEntropy;
+using Rebased.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -67,10 +68,10 @@ public static class ChunkedHead
                 using var scope = NewDisposeScope();
                 long rows = Math.Min(rowsPerBlock, n - start);
                 var hBlock = h.narrow(0, start, rows);
-                var dz = hBlock.matmul(w.t());
+                var dz = MixedPrecision.Matmul(hBlock, w.t());
                 loss.add_(SoftmaxCrossEntropy.InPlace(dz, targets.narrow(0, start, rows), scale).sum());
-                dHidden.narrow(0, start, rows).copy_(dz.matmul(w));
-                dWeight.addmm_(dz.t(), hBlock);
+                dHidden.narrow(0, start, rows).copy_(MixedPrecision.Matmul(dz, w));
+                MixedPrecision.AddMatmul_(dWeight, dz.t(), hBlock);
             }
             loss.div_(n);
         }
@@ -97,7 +98,7 @@ public static class ChunkedHead
             using var scope = NewDisposeScope();
             long rows = Math.Min(rowsPerBlock, n - start);
             var target = targets.narrow(0, start, rows);
-            var z = hidden.narrow(0, start, rows).matmul(weight.t());
+            var z = MixedPrecision.Matmul(hidden.narrow(0, start, rows), weight.t());
             lossSum.add_(z.logsumexp(1).sum().sub_(z.gather(1, target.unsqueeze(1)).sum()));
             correct.add_(z.argmax(1).eq(target).sum());
         }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Rebased.Configs;
+using Rebased.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -112,7 +113,8 @@ public sealed class Trainer
                 {
                     SeedDropout(epoch, b);
                     var batch = _train.Batch(epoch, b);
-                    var detached = ForwardBackward(_model, batch, AccumulationSteps);
+                    Tensor detached;
+                    using (MixedPrecision.Use(_config.Precision)) detached = ForwardBackward(_model, batch, AccumulationSteps);
                     lossSum.add_(detached);
                     nonFinite.logical_or_(detached.isfinite().logical_not());
                     lossCount++;
@@ -194,6 +196,7 @@ public sealed class Trainer
     {
         _model.Module.eval();
         using var noGrad = torch.no_grad();
+        using var precision = MixedPrecision.Use(_config.Precision);
         using var lossSum = torch.zeros(1, ScalarType.Float64, _device);
         using var correct = torch.zeros(1, ScalarType.Int64, _device);
         long positions = 0;
