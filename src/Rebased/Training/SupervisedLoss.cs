@@ -35,7 +35,7 @@ public static class SupervisedLoss
 
 /// <summary>
 /// The output projection and cross-entropy computed together, a block of rows at a time, with the gradient
-/// written out by hand: for logits z = h·Wᵀ, loss = mean(logsumexp(z) − z[target]), dz = (softmax(z) − onehot)/N,
+/// written out by hand (on the CPU in fp32 by the fused C# kernel <see cref="CpuLinearCrossEntropy"/>): for logits z = h·Wᵀ, loss = mean(logsumexp(z) − z[target]), dz = (softmax(z) − onehot)/N,
 /// dh = dz·W, dW = dzᵀ·h. On the CPU a block's logits stay in cache and the [N, V] logits, their
 /// log-probabilities and gradient are never materialised (they dominate a small model's step at V = 8192);
 /// on an accelerator the rows go in one block, through the fused softmax cross-entropy kernel. Same values as
@@ -63,7 +63,9 @@ public static class ChunkedHead
             dWeight = torch.zeros_like(w);
             loss = torch.zeros(Array.Empty<long>(), ScalarType.Float32, h.device);
             double scale = gradScale / n;
-            for (long start = 0; start < n; start += rowsPerBlock)
+            if (MixedPrecision.ProductType is null && CpuLinearCrossEntropy.Supports(h, w))
+                loss.fill_(CpuLinearCrossEntropy.ForwardBackward(h, w, targets, scale, dHidden, dWeight));
+            else for (long start = 0; start < n; start += rowsPerBlock)
             {
                 using var scope = NewDisposeScope();
                 long rows = Math.Min(rowsPerBlock, n - start);

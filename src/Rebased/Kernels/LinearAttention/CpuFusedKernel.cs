@@ -99,10 +99,10 @@ internal static unsafe class CpuFusedKernel
             new Span<float>(zRow, s.Tile).Clear();
             for (int kj = 0; kj <= qi; kj++)
             {
-                Gemm(a.P, s.Tile, qs.P, s.DP, 1, kt.P + (long)kj * s.Tile * s.DP, s.Tile, s.Tile, s.Tile, s.D, vec, accumulate: false);
+                CpuGemm.Gemm(a.P, s.Tile, qs.P, s.DP, 1, kt.P + (long)kj * s.Tile * s.DP, s.Tile, s.Tile, s.Tile, s.D, vec, accumulate: false);
                 Weights(a.P, null, s.Tile, kernel, kj == qi, vec);
                 RowSums(a.P, zRow, s.Tile, vec);
-                Gemm(o.P, s.DvP, a.P, s.Tile, 1, vp.P + (long)kj * s.Tile * s.DvP, s.DvP, s.Tile, s.DvP, s.Tile, vec);
+                CpuGemm.Gemm(o.P, s.DvP, a.P, s.Tile, 1, vp.P + (long)kj * s.Tile * s.DvP, s.DvP, s.Tile, s.DvP, s.Tile, vec);
             }
             int rows = Math.Min(s.Tile, s.T - t0);
             for (int i = 0; i < rows; i++)
@@ -158,13 +158,13 @@ internal static unsafe class CpuFusedKernel
             dqTile.Clear();
             for (int kj = 0; kj <= qi; kj++)
             {
-                Gemm(a.P, s.Tile, qs.P, s.DP, 1, kt.P + (long)kj * s.Tile * s.DP, s.Tile, s.Tile, s.Tile, s.D, vec, accumulate: false);
+                CpuGemm.Gemm(a.P, s.Tile, qs.P, s.DP, 1, kt.P + (long)kj * s.Tile * s.DP, s.Tile, s.Tile, s.Tile, s.D, vec, accumulate: false);
                 for (int i = 0; i < s.Tile; i++) new Span<float>(dp.P + i * s.Tile, s.Tile).Fill(dzRow[i]);
-                Gemm(dp.P, s.Tile, g.P, s.DvP, 1, vt.P + (long)kj * s.Tile * s.DvP, s.Tile, s.Tile, s.Tile, s.Dv, vec);
+                CpuGemm.Gemm(dp.P, s.Tile, g.P, s.DvP, 1, vt.P + (long)kj * s.Tile * s.DvP, s.Tile, s.Tile, s.Tile, s.Dv, vec);
                 Weights(a.P, dp.P, s.Tile, kernel, kj == qi, vec);
-                Gemm(dqTile.P, s.DP, dp.P, s.Tile, 1, kp.P + (long)kj * s.Tile * s.DP, s.DP, s.Tile, s.DP, s.Tile, vec);
-                Gemm(dkAcc.P + (long)kj * s.Tile * s.DP, s.DP, dp.P, 1, s.Tile, qs.P, s.DP, s.Tile, s.DP, s.Tile, vec);
-                Gemm(dvAcc.P + (long)kj * s.Tile * s.DvP, s.DvP, a.P, 1, s.Tile, g.P, s.DvP, s.Tile, s.DvP, s.Tile, vec);
+                CpuGemm.Gemm(dqTile.P, s.DP, dp.P, s.Tile, 1, kp.P + (long)kj * s.Tile * s.DP, s.DP, s.Tile, s.DP, s.Tile, vec);
+                CpuGemm.Gemm(dkAcc.P + (long)kj * s.Tile * s.DP, s.DP, dp.P, 1, s.Tile, qs.P, s.DP, s.Tile, s.DP, s.Tile, vec);
+                CpuGemm.Gemm(dvAcc.P + (long)kj * s.Tile * s.DvP, s.DvP, a.P, 1, s.Tile, g.P, s.DvP, s.Tile, s.DvP, s.Tile, vec);
             }
             for (int i = 0; i < rows; i++)
             {
@@ -242,93 +242,6 @@ internal static unsafe class CpuFusedKernel
                 float sum = 0f;
                 for (int j = 0; j < tile; j++) sum += row[j];
                 sums[i] += sum;
-            }
-        }
-    }
-
-    /// <summary>
-    /// C[m×n] += L[m×kDim]·R[kDim×n] (or C = L·R when not accumulating). L's element (i, p) is at
-    /// l[i·lRow + p·lCol] (so transposed operands need no copy); R and C are row-major with strides ldr and ldc.
-    /// m is a multiple of 4, n of 8.
-    /// </summary>
-    internal static void Gemm(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim, bool vec, bool accumulate = true)
-    {
-        if (vec) GemmAvx(c, ldc, l, lRow, lCol, r, ldr, m, n, kDim, accumulate);
-        else GemmScalar(c, ldc, l, lRow, lCol, r, ldr, m, n, kDim, accumulate);
-    }
-
-    private static void GemmScalar(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim, bool accumulate)
-    {
-        for (int i = 0; i < m; i++)
-        {
-            float* cRow = c + (long)i * ldc;
-            if (!accumulate) new Span<float>(cRow, n).Clear();
-            for (int p = 0; p < kDim; p++)
-            {
-                float lip = l[(long)i * lRow + (long)p * lCol];
-                float* rRow = r + (long)p * ldr;
-                for (int j = 0; j < n; j++) cRow[j] += lip * rRow[j];
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GemmAvx(float* c, int ldc, float* l, int lRow, int lCol, float* r, int ldr, int m, int n, int kDim, bool accumulate)
-    {
-        for (int i = 0; i < m; i += 4)
-        {
-            float* l0 = l + (long)i * lRow, l1 = l0 + lRow, l2 = l1 + lRow, l3 = l2 + lRow;
-            float* c0 = c + (long)i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-            int j = 0;
-            for (; j + 16 <= n; j += 16)
-            {
-                Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
-                if (accumulate)
-                {
-                    a00 = Avx.LoadVector256(c0 + j); a01 = Avx.LoadVector256(c0 + j + 8);
-                    a10 = Avx.LoadVector256(c1 + j); a11 = Avx.LoadVector256(c1 + j + 8);
-                    a20 = Avx.LoadVector256(c2 + j); a21 = Avx.LoadVector256(c2 + j + 8);
-                    a30 = Avx.LoadVector256(c3 + j); a31 = Avx.LoadVector256(c3 + j + 8);
-                }
-                float* rp = r + j;
-                long lo = 0;
-                for (int p = 0; p < kDim; p++, rp += ldr, lo += lCol)
-                {
-                    var r0 = Avx.LoadVector256(rp);
-                    var r1 = Avx.LoadVector256(rp + 8);
-                    var b = Vector256.Create(l0[lo]);
-                    a00 = Fma.MultiplyAdd(b, r0, a00); a01 = Fma.MultiplyAdd(b, r1, a01);
-                    b = Vector256.Create(l1[lo]);
-                    a10 = Fma.MultiplyAdd(b, r0, a10); a11 = Fma.MultiplyAdd(b, r1, a11);
-                    b = Vector256.Create(l2[lo]);
-                    a20 = Fma.MultiplyAdd(b, r0, a20); a21 = Fma.MultiplyAdd(b, r1, a21);
-                    b = Vector256.Create(l3[lo]);
-                    a30 = Fma.MultiplyAdd(b, r0, a30); a31 = Fma.MultiplyAdd(b, r1, a31);
-                }
-                Avx.Store(c0 + j, a00); Avx.Store(c0 + j + 8, a01);
-                Avx.Store(c1 + j, a10); Avx.Store(c1 + j + 8, a11);
-                Avx.Store(c2 + j, a20); Avx.Store(c2 + j + 8, a21);
-                Avx.Store(c3 + j, a30); Avx.Store(c3 + j + 8, a31);
-            }
-            if (j < n)
-            {
-                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                if (accumulate)
-                {
-                    a0 = Avx.LoadVector256(c0 + j); a1 = Avx.LoadVector256(c1 + j);
-                    a2 = Avx.LoadVector256(c2 + j); a3 = Avx.LoadVector256(c3 + j);
-                }
-                float* rp = r + j;
-                long lo = 0;
-                for (int p = 0; p < kDim; p++, rp += ldr, lo += lCol)
-                {
-                    var r0 = Avx.LoadVector256(rp);
-                    a0 = Fma.MultiplyAdd(Vector256.Create(l0[lo]), r0, a0);
-                    a1 = Fma.MultiplyAdd(Vector256.Create(l1[lo]), r0, a1);
-                    a2 = Fma.MultiplyAdd(Vector256.Create(l2[lo]), r0, a2);
-                    a3 = Fma.MultiplyAdd(Vector256.Create(l3[lo]), r0, a3);
-                }
-                Avx.Store(c0 + j, a0); Avx.Store(c1 + j, a1); Avx.Store(c2 + j, a2); Avx.Store(c3 + j, a3);
             }
         }
     }
