@@ -44,11 +44,11 @@ public static unsafe class CpuLinearCrossEntropy
         int blocks = (n + Rows - 1) / Rows;
         // Each worker takes a fixed, contiguous range of blocks and the partial results are added in worker order,
         // so that a run repeats bit for bit (a first-come reduction would not).
-        int workers = Math.Max(1, Math.Min(blocks, Environment.ProcessorCount));
+        int workers = Math.Max(1, Math.Min(blocks, CpuWorkers.Count));
         var partials = new Partial[workers];
         try
         {
-            Parallel.For(0, workers, worker =>
+            Parallel.For(0, workers, CpuWorkers.Options(workers), worker =>
             {
                 var partial = partials[worker] = new Partial(vocab, d);
                 for (int block = blocks * worker / workers; block < blocks * (worker + 1) / workers; block++)

@@ -35,8 +35,9 @@ internal static unsafe class CpuFusedKernel
     {
         if (shape.BH == 0 || shape.T == 0) return;
         bool vec = Vectorised(allowVectors);
-        var (groups, items) = WorkItems(shape);
-        Parallel.For(0, items, item =>
+        int workers = CpuWorkers.Count;
+        var (groups, items) = WorkItems(shape, workers);
+        Parallel.For(0, items, CpuWorkers.Options(workers), item =>
         {
             int bh = item / groups, group = item % groups;
             ForwardItem(q + (long)bh * shape.T * shape.D, k + (long)bh * shape.T * shape.D, v + (long)bh * shape.T * shape.Dv,
@@ -53,10 +54,11 @@ internal static unsafe class CpuFusedKernel
     {
         if (shape.BH == 0 || shape.T == 0) return;
         bool vec = Vectorised(allowVectors);
-        var (groups, items) = WorkItems(shape);
+        int workers = CpuWorkers.Count;
+        var (groups, items) = WorkItems(shape, workers);
         var headLocks = new object[shape.BH];
         for (int i = 0; i < headLocks.Length; i++) headLocks[i] = new object();
-        Parallel.For(0, items, item =>
+        Parallel.For(0, items, CpuWorkers.Options(workers), item =>
         {
             int bh = item / groups, group = item % groups;
             long qk = (long)bh * shape.T * shape.D, vo = (long)bh * shape.T * shape.Dv;
@@ -66,9 +68,8 @@ internal static unsafe class CpuFusedKernel
     }
 
     /// <summary>Query tiles of one head are dealt round-robin to groups so that the causal triangle balances.</summary>
-    private static (int Groups, int Items) WorkItems(Shape shape)
+    private static (int Groups, int Items) WorkItems(Shape shape, int workers)
     {
-        int workers = Math.Max(1, Environment.ProcessorCount);
         int groups = Math.Clamp((2 * workers + shape.BH - 1) / shape.BH, 1, shape.Tiles);
         return (groups, shape.BH * groups);
     }
