@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using Rebased.Kernels;
 using Rebased.Kernels.Scan;
 using Rebased.Native;
 using Spectre.Console;
@@ -132,14 +133,6 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
     private static Tensor[] Gradients(Tensor y, Tensor probe, Tensor[] inputs) =>
         autograd.grad([(y * probe).sum()], inputs).ToArray();
 
-    private static double RelativeError(Tensor actual, Tensor expected)
-    {
-        var e = expected.to(ScalarType.Float64).cpu();
-        double norm = e.norm().item<double>();
-        double diff = (actual.to(ScalarType.Float64).cpu() - e).norm().item<double>();
-        return norm == 0 ? diff : diff / norm;
-    }
-
     private static bool RunChecks(List<IWkv> wkvForms, List<ISelectiveScan> scanForms, Device device, Shape given)
     {
         var shapes = new List<Shape> { new(1, 3, 3, 16), new(2, 37, 20, 16), new(3, 300, 40, 16), new(2, 65, 24, 4), new(2, 70, 17, 32), given };
@@ -163,7 +156,7 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
             {
                 var y = RunWkv(form, wkv32);
                 var grads = Gradients(y, wkvProbe.to(ScalarType.Float32), [wkv32.Decay, wkv32.First, wkv32.K, wkv32.V]);
-                var errors = new[] { RelativeError(y, wkvRef) }.Concat(grads.Zip(wkvRefGrads, RelativeError)).ToArray();
+                var errors = new[] { TensorErrors.Relative(y, wkvRef) }.Concat(grads.Zip(wkvRefGrads, TensorErrors.Relative)).ToArray();
                 ok &= Report("wkv", form.Name, ["y", "dtime_decay", "dtime_first", "dk", "dv"], errors, tolerance);
             }
             if (!ScanShapeRunsRecurrent(shape)) continue;
@@ -176,7 +169,7 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
             {
                 var y = RunScan(form, scan32);
                 var grads = Gradients(y, scanProbe.to(ScalarType.Float32), scan32.All);
-                var errors = new[] { RelativeError(y, scanRef) }.Concat(grads.Zip(scanRefGrads, RelativeError)).ToArray();
+                var errors = new[] { TensorErrors.Relative(y, scanRef) }.Concat(grads.Zip(scanRefGrads, TensorErrors.Relative)).ToArray();
                 ok &= Report("selective scan", form.Name, ["y", "du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddelta_bias"], errors, Tolerance);
             }
             // Without the optional parts (no D, z, Δ bias or softplus).
@@ -188,7 +181,7 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
             {
                 var y = RunPlain(form, scan32);
                 var grads = Gradients(y, scanProbe.to(ScalarType.Float32), Plain(scan32));
-                var errors = new[] { RelativeError(y, plainRef) }.Concat(grads.Zip(plainRefGrads, RelativeError)).ToArray();
+                var errors = new[] { TensorErrors.Relative(y, plainRef) }.Concat(grads.Zip(plainRefGrads, TensorErrors.Relative)).ToArray();
                 ok &= Report("scan, plain", form.Name, ["y", "du", "ddelta", "dA", "dB", "dC"], errors, Tolerance);
             }
         }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Rebased.Configs;
 using Rebased.IO;
+using Rebased.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -177,8 +178,8 @@ public static class Parity
         var outputsPath = fixture.PathOf(target.OutputsFile);
         var outputs = SafeTensors.Load(outputsPath);
         var tol = target.Tolerances;
-        var logitsError = new TensorError("logits", RelativeError(logits, Required(outputs, "logits", outputsPath)), tol.Logits);
-        var lossError = new TensorError("loss", RelativeError(loss, Required(outputs, "loss", outputsPath)), tol.Loss);
+        var logitsError = new TensorError("logits", TensorErrors.Relative(logits, Required(outputs, "logits", outputsPath)), tol.Logits);
+        var lossError = new TensorError("loss", TensorErrors.Relative(loss, Required(outputs, "loss", outputsPath)), tol.Loss);
 
         var gradsPath = fixture.PathOf(target.GradientsFile);
         var grads = SafeTensors.Load(gradsPath);
@@ -192,22 +193,9 @@ public static class Parity
         var gradientErrors = parameters.Select(np =>
         {
             var ours = np.parameter.grad ?? zeros_like(np.parameter);
-            return new TensorError(np.name, RelativeError(ours, grads[np.name]), tol.Gradients);
+            return new TensorError(np.name, TensorErrors.Relative(ours, grads[np.name]), tol.Gradients);
         }).ToList();
         return new ParityResult(target, logitsError, lossError, gradientErrors);
-    }
-
-    /// <summary>‖ours − ref‖₂ / ‖ref‖₂ in float64 (0 when both are zero, +∞ when only the reference is, NaN on shape mismatch or non-finite values).</summary>
-    public static double RelativeError(Tensor ours, Tensor reference)
-    {
-        if (!ours.shape.SequenceEqual(reference.shape)) return double.NaN;
-        using var scope = NewDisposeScope();
-        var a = ours.detach().cpu().to(ScalarType.Float64);
-        var b = reference.detach().cpu().to(ScalarType.Float64);
-        double diff = (a - b).norm().item<double>();
-        double norm = b.norm().item<double>();
-        if (norm == 0) return diff == 0 ? 0 : double.PositiveInfinity;
-        return diff / norm;
     }
 
     private static ModelConfig WithMixerKwargs(ModelConfig config, IReadOnlyDictionary<string, object?> kwargs)

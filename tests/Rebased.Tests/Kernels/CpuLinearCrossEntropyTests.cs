@@ -1,3 +1,4 @@
+using Rebased.Kernels;
 using Rebased.Kernels.CrossEntropy;
 using Rebased.Native;
 using static TorchSharp.torch;
@@ -31,8 +32,8 @@ public class CpuLinearCrossEntropyTests
         double loss = CpuLinearCrossEntropy.ForwardBackward(h.to(ScalarType.Float32), w.to(ScalarType.Float32), targets, scale, dHidden, dWeight);
 
         Assert.Equal(referenceLoss.item<double>(), loss, referenceLoss.item<double>() * 1e-6);
-        Assert.True(Relative(dHidden, hLeaf.grad!) < 1e-5, $"dh {Relative(dHidden, hLeaf.grad!)}");
-        Assert.True(Relative(dWeight - 0.5, wLeaf.grad!) < 1e-5, $"dW {Relative(dWeight - 0.5, wLeaf.grad!)} (accumulated onto what was there)");
+        Assert.True(TensorErrors.Relative(dHidden, hLeaf.grad!) < 1e-5, $"dh {TensorErrors.Relative(dHidden, hLeaf.grad!)}");
+        Assert.True(TensorErrors.Relative(dWeight - 0.5, wLeaf.grad!) < 1e-5, $"dW {TensorErrors.Relative(dWeight - 0.5, wLeaf.grad!)} (accumulated onto what was there)");
     }
 
     [Fact]
@@ -45,7 +46,4 @@ public class CpuLinearCrossEntropyTests
             tensor(new long[] { 0, 8 }), 1.0, empty(2, 8), zeros(8, 8)));
         Assert.Contains("vocabulary", e.Message);
     }
-
-    private static double Relative(Tensor ours, Tensor reference) =>
-        (ours.to(ScalarType.Float64) - reference).norm().item<double>() / reference.norm().item<double>();
 }

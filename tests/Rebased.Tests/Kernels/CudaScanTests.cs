@@ -1,3 +1,4 @@
+using Rebased.Kernels;
 using Rebased.Kernels.Scan;
 using Rebased.Native;
 using TorchSharp;
@@ -47,12 +48,6 @@ public class CudaScanTests
     private static Tensor[] Gradients(Tensor y, Tensor probe, Tensor[] inputs) =>
         autograd.grad(new[] { (y * probe).sum() }, inputs).ToArray();
 
-    private static double RelativeError(Tensor actual, Tensor expected)
-    {
-        var e = expected.to(ScalarType.Float64).cpu();
-        return (actual.to(ScalarType.Float64).cpu() - e).norm().item<double>() / e.norm().item<double>();
-    }
-
     private static Tensor[] WkvInputs(long batch, long steps, long channels, double keyScale, int seed, Device device, ScalarType dtype)
     {
         var g = new Generator((ulong)seed);
@@ -78,13 +73,13 @@ public class CudaScanTests
         var expected = new WkvRecurrent().Forward(x64[0], x64[1], x64[2], x64[3]);
         Assert.True(y.isfinite().all().item<bool>());
         // fp32 exponentials of keys of size s carry relative errors of about s·2⁻²⁴.
-        Assert.True(RelativeError(y, expected) < 1e-5 * keyScale, $"y: {RelativeError(y, expected)}");
+        Assert.True(TensorErrors.Relative(y, expected) < 1e-5 * keyScale, $"y: {TensorErrors.Relative(y, expected)}");
 
         var probe = randn(expected.shape, dtype: ScalarType.Float64, generator: new Generator(3)).to(CUDA);
         var grads = Gradients(y, probe.to(ScalarType.Float32), x);
         var expectedGrads = Gradients(expected, probe, x64);
         for (int i = 0; i < grads.Length; i++)
-            Assert.True(RelativeError(grads[i], expectedGrads[i]) < 1e-4, $"grad {i}: {RelativeError(grads[i], expectedGrads[i])}");
+            Assert.True(TensorErrors.Relative(grads[i], expectedGrads[i]) < 1e-4, $"grad {i}: {TensorErrors.Relative(grads[i], expectedGrads[i])}");
     }
 
     [CudaScanFact]
@@ -137,13 +132,13 @@ public class CudaScanTests
         var used = full ? 8 : 5;
         var y = RunScan(SelectiveScanForms.Get("cuda"), x, full);
         var expected = RunScan(new SelectiveScanRecurrent(), x64, full);
-        Assert.True(RelativeError(y, expected) < 1e-5, $"y: {RelativeError(y, expected)}");
+        Assert.True(TensorErrors.Relative(y, expected) < 1e-5, $"y: {TensorErrors.Relative(y, expected)}");
 
         var probe = randn(expected.shape, dtype: ScalarType.Float64, generator: new Generator(2)).to(CUDA);
         var grads = Gradients(y, probe.to(ScalarType.Float32), x[..used]);
         var expectedGrads = Gradients(expected, probe, x64[..used]);
         for (int i = 0; i < used; i++)
-            Assert.True(RelativeError(grads[i], expectedGrads[i]) < 1e-4, $"grad {i}: {RelativeError(grads[i], expectedGrads[i])}");
+            Assert.True(TensorErrors.Relative(grads[i], expectedGrads[i]) < 1e-4, $"grad {i}: {TensorErrors.Relative(grads[i], expectedGrads[i])}");
     }
 
     [CudaScanFact]

@@ -1,3 +1,4 @@
+using Rebased.Kernels;
 using Rebased.Kernels.LinearAttention;
 using Rebased.Native;
 using TorchSharp;
@@ -112,13 +113,13 @@ public class LinearAttentionTests
         var (ys, zs) = CpuFused.ForwardRaw(q, k, v, kernel, scale, 1e-5, allowVectors: false);
         var gv = CpuFused.BackwardRaw(q, k, v, yv, zv, dy, kernel, scale, 1e-5, allowVectors: true);
         var gs = CpuFused.BackwardRaw(q, k, v, ys, zs, dy, kernel, scale, 1e-5, allowVectors: false);
-        Assert.True(LinearAttentionCheck.RelativeError(ys, yv) < 1e-6);
-        Assert.True(LinearAttentionCheck.RelativeError(zs, zv) < 1e-6);
-        Assert.True(LinearAttentionCheck.RelativeError(gs.Dq, gv.Dq) < 1e-6);
-        Assert.True(LinearAttentionCheck.RelativeError(gs.Dk, gv.Dk) < 1e-6);
-        Assert.True(LinearAttentionCheck.RelativeError(gs.Dv, gv.Dv) < 1e-6);
+        Assert.True(TensorErrors.Relative(ys, yv) < 1e-6);
+        Assert.True(TensorErrors.Relative(zs, zv) < 1e-6);
+        Assert.True(TensorErrors.Relative(gs.Dq, gv.Dq) < 1e-6);
+        Assert.True(TensorErrors.Relative(gs.Dk, gv.Dk) < 1e-6);
+        Assert.True(TensorErrors.Relative(gs.Dv, gv.Dv) < 1e-6);
         var reference = new Naive().Forward(q.to(ScalarType.Float64), k.to(ScalarType.Float64), v.to(ScalarType.Float64), kernel, scale, 1e-5);
-        Assert.True(LinearAttentionCheck.RelativeError(ys.to(ScalarType.Float64), reference) < 1e-5);
+        Assert.True(TensorErrors.Relative(ys.to(ScalarType.Float64), reference) < 1e-5);
     }
 
     [Theory]
@@ -136,7 +137,7 @@ public class LinearAttentionTests
         for (long t = 0; t < 40; t++)
         {
             var (y, next) = Recurrent.Step(state, q[.., .., t], k[.., .., t], v[.., .., t], kernel, 0.35, 1e-5);
-            Assert.True(LinearAttentionCheck.RelativeError(y, whole[.., .., t]) < 1e-5, $"token {t}");
+            Assert.True(TensorErrors.Relative(y, whole[.., .., t]) < 1e-5, $"token {t}");
             state = next;
         }
     }

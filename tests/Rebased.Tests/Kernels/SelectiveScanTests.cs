@@ -1,3 +1,4 @@
+using Rebased.Kernels;
 using Rebased.Kernels.Scan;
 using Rebased.Native;
 using TorchSharp;
@@ -53,10 +54,6 @@ public class SelectiveScanTests
     private static Tensor[] Gradients(Tensor y, Tensor probe, Tensor[] inputs) =>
         autograd.grad(new[] { (y * probe).sum() }, inputs).ToArray();
 
-    private static double RelativeError(Tensor actual, Tensor expected) =>
-        (actual.to(ScalarType.Float64) - expected.to(ScalarType.Float64)).norm().item<double>()
-        / expected.to(ScalarType.Float64).norm().item<double>();
-
     [Theory]
     [InlineData("recurrent")]
     [InlineData("parallel")]
@@ -65,13 +62,13 @@ public class SelectiveScanTests
         var x = RandomInputs(2, 6, 4, 23, ScalarType.Float64, 0.0, 2.0, 11);
         var y = x.Run(SelectiveScanForms.Get(form));
         var expected = ClosedFormFloat64(x);
-        Assert.True(RelativeError(y, expected) < 1e-12, $"{form}: {RelativeError(y, expected)}");
+        Assert.True(TensorErrors.Relative(y, expected) < 1e-12, $"{form}: {TensorErrors.Relative(y, expected)}");
 
         var probe = randn(expected.shape, dtype: expected.dtype, generator: new Generator(2));
         var grads = Gradients(y, probe, x.All);
         var expectedGrads = Gradients(expected, probe, x.All);
         for (int i = 0; i < grads.Length; i++)
-            Assert.True(RelativeError(grads[i], expectedGrads[i]) < 1e-11, $"{form} grad {i}: {RelativeError(grads[i], expectedGrads[i])}");
+            Assert.True(TensorErrors.Relative(grads[i], expectedGrads[i]) < 1e-11, $"{form} grad {i}: {TensorErrors.Relative(grads[i], expectedGrads[i])}");
     }
 
     [Theory]
@@ -83,7 +80,7 @@ public class SelectiveScanTests
         var x = RandomInputs(1, 3, 2, steps, ScalarType.Float64, 0.0, 2.0, 40 + steps);
         var expected = ClosedFormFloat64(x);
         foreach (var form in SelectiveScanForms.Supporting(CPU, ScalarType.Float64))
-            Assert.True(RelativeError(x.Run(form), expected) < 1e-13, form.Name);
+            Assert.True(TensorErrors.Relative(x.Run(form), expected) < 1e-13, form.Name);
     }
 
     [Theory]
@@ -96,7 +93,7 @@ public class SelectiveScanTests
         var recurrent = x.Run(new SelectiveScanRecurrent());
         var parallel = x.Run(new SelectiveScanParallel());
         Assert.True(parallel.isfinite().all().item<bool>());
-        Assert.True(RelativeError(parallel, recurrent) < 1e-5, $"output: {RelativeError(parallel, recurrent)}");
+        Assert.True(TensorErrors.Relative(parallel, recurrent) < 1e-5, $"output: {TensorErrors.Relative(parallel, recurrent)}");
 
         var probe = randn(recurrent.shape, dtype: recurrent.dtype, generator: new Generator(5));
         var gradsRecurrent = Gradients(recurrent, probe, x.All);
@@ -104,8 +101,8 @@ public class SelectiveScanTests
         for (int i = 0; i < gradsParallel.Length; i++)
         {
             Assert.True(gradsParallel[i].isfinite().all().item<bool>());
-            Assert.True(RelativeError(gradsParallel[i], gradsRecurrent[i]) < 1e-4,
-                $"grad {i}: {RelativeError(gradsParallel[i], gradsRecurrent[i])}");
+            Assert.True(TensorErrors.Relative(gradsParallel[i], gradsRecurrent[i]) < 1e-4,
+                $"grad {i}: {TensorErrors.Relative(gradsParallel[i], gradsRecurrent[i])}");
         }
     }
 
@@ -124,11 +121,11 @@ public class SelectiveScanTests
             steps.Add(state);
         }
         var expected = stack(steps, 1);
-        Assert.True(RelativeError(h, expected) < 1e-14);
+        Assert.True(TensorErrors.Relative(h, expected) < 1e-14);
         var probe = randn(h.shape, dtype: h.dtype, generator: g);
         var grads = Gradients(h, probe, new[] { a, b });
         var expectedGrads = Gradients(expected, probe, new[] { a, b });
-        Assert.True(RelativeError(grads[0], expectedGrads[0]) < 1e-13);
-        Assert.True(RelativeError(grads[1], expectedGrads[1]) < 1e-13);
+        Assert.True(TensorErrors.Relative(grads[0], expectedGrads[0]) < 1e-13);
+        Assert.True(TensorErrors.Relative(grads[1], expectedGrads[1]) < 1e-13);
     }
 }

@@ -1,3 +1,4 @@
+using Rebased.Kernels;
 using Rebased.Kernels.Scan;
 using Rebased.Native;
 using TorchSharp;
@@ -48,10 +49,6 @@ public class WkvTests
     private static Tensor[] Gradients(Tensor y, Tensor probe, params Tensor[] inputs) =>
         autograd.grad(new[] { (y * probe).sum() }, inputs).ToArray();
 
-    private static double RelativeError(Tensor actual, Tensor expected) =>
-        (actual.to(ScalarType.Float64) - expected.to(ScalarType.Float64)).norm().item<double>()
-        / expected.to(ScalarType.Float64).norm().item<double>();
-
     [Theory]
     [InlineData("recurrent")]
     [InlineData("parallel")]
@@ -60,13 +57,13 @@ public class WkvTests
         var (decay, first, k, v) = RandomInputs(2, 37, 5, ScalarType.Float64, 1.0, -1.0, 1);
         var y = WkvForms.Get(form).Forward(decay, first, k, v);
         var expected = DirectFloat64(decay, first, k, v);
-        Assert.True(RelativeError(y, expected) < 1e-12, $"{form}: {RelativeError(y, expected)}");
+        Assert.True(TensorErrors.Relative(y, expected) < 1e-12, $"{form}: {TensorErrors.Relative(y, expected)}");
 
         var probe = randn(expected.shape, dtype: expected.dtype, generator: new Generator(9));
         var grads = Gradients(y, probe, decay, first, k, v);
         var expectedGrads = Gradients(expected, probe, decay, first, k, v);
         for (int i = 0; i < grads.Length; i++)
-            Assert.True(RelativeError(grads[i], expectedGrads[i]) < 1e-11, $"{form} grad {i}: {RelativeError(grads[i], expectedGrads[i])}");
+            Assert.True(TensorErrors.Relative(grads[i], expectedGrads[i]) < 1e-11, $"{form} grad {i}: {TensorErrors.Relative(grads[i], expectedGrads[i])}");
     }
 
     [Theory]
@@ -81,8 +78,8 @@ public class WkvTests
         Assert.True(parallel.isfinite().all().item<bool>());
         var exact = new WkvRecurrent().Forward(decay.to(ScalarType.Float64), first.to(ScalarType.Float64),
             k.to(ScalarType.Float64), v.to(ScalarType.Float64));
-        Assert.True(RelativeError(parallel, exact) < 2e-5, $"parallel vs float64: {RelativeError(parallel, exact)}");
-        Assert.True(RelativeError(recurrent, exact) < 2e-5, $"recurrent vs float64: {RelativeError(recurrent, exact)}");
+        Assert.True(TensorErrors.Relative(parallel, exact) < 2e-5, $"parallel vs float64: {TensorErrors.Relative(parallel, exact)}");
+        Assert.True(TensorErrors.Relative(recurrent, exact) < 2e-5, $"recurrent vs float64: {TensorErrors.Relative(recurrent, exact)}");
 
         var probe = randn(recurrent.shape, dtype: recurrent.dtype, generator: new Generator(3));
         var gradsRecurrent = Gradients(recurrent, probe, decay, first, k, v);
@@ -90,8 +87,8 @@ public class WkvTests
         for (int i = 0; i < gradsParallel.Length; i++)
         {
             Assert.True(gradsParallel[i].isfinite().all().item<bool>());
-            Assert.True(RelativeError(gradsParallel[i], gradsRecurrent[i]) < 1e-4,
-                $"grad {i}: {RelativeError(gradsParallel[i], gradsRecurrent[i])}");
+            Assert.True(TensorErrors.Relative(gradsParallel[i], gradsRecurrent[i]) < 1e-4,
+                $"grad {i}: {TensorErrors.Relative(gradsParallel[i], gradsRecurrent[i])}");
         }
     }
 
@@ -104,7 +101,7 @@ public class WkvTests
         var (decay, first, k, v) = RandomInputs(1, steps, 3, ScalarType.Float64, 1.0, 0.0, 40 + steps);
         var expected = DirectFloat64(decay, first, k, v);
         foreach (var form in WkvForms.Supporting(CPU, ScalarType.Float64))
-            Assert.True(RelativeError(form.Forward(decay, first, k, v), expected) < 1e-13, form.Name);
+            Assert.True(TensorErrors.Relative(form.Forward(decay, first, k, v), expected) < 1e-13, form.Name);
     }
 
     [Fact]

@@ -67,8 +67,8 @@ public static class LinearAttentionCheck
         var reference = Evaluate(new Naive(), q, k, v, g, c, ScalarType.Float64);
         var ours = Evaluate(form, q, k, v, g, c, dtype);
         return new(form.Name, c, tolerance,
-            RelativeError(ours[0], reference[0]), RelativeError(ours[1], reference[1]),
-            RelativeError(ours[2], reference[2]), RelativeError(ours[3], reference[3]));
+            TensorErrors.Relative(ours[0], reference[0]), TensorErrors.Relative(ours[1], reference[1]),
+            TensorErrors.Relative(ours[2], reference[2]), TensorErrors.Relative(ours[3], reference[3]));
     }
 
     /// <summary>y, dq, dk, dv in float64 for inputs cast to <paramref name="dtype"/>.</summary>
@@ -80,12 +80,5 @@ public static class LinearAttentionCheck
         var y = form.Forward(qd, kd, vd, c.Kernel, c.Scale, c.Eps);
         (y.to(ScalarType.Float64) * g).sum().backward();
         return [y.detach().to(ScalarType.Float64), qd.grad!.to(ScalarType.Float64), kd.grad!.to(ScalarType.Float64), vd.grad!.to(ScalarType.Float64)];
-    }
-
-    public static double RelativeError(Tensor ours, Tensor reference)
-    {
-        using var scope = NewDisposeScope();
-        var r = reference.to(ScalarType.Float64);
-        return (ours.to(ScalarType.Float64) - r).norm().item<double>() / Math.Max(r.norm().item<double>(), double.Epsilon);
     }
 }
