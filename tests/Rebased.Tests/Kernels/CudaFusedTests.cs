@@ -81,8 +81,8 @@ public class CudaFusedTests
         var rows = whole[1..3];
         Assert.Equal(6, rows.storage_offset());
         var expected = (IntPtr)((float*)whole.storage<float>().data_ptr() + 6);
-        Assert.Equal(expected, CudaFused.DataPointer(rows));
-        Assert.Equal(6f, *(float*)CudaFused.DataPointer(rows));
+        Assert.Equal(expected, DevicePointers.Of(rows));
+        Assert.Equal(6f, *(float*)DevicePointers.Of(rows));
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Reflection;
 using Rebased.Native;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -51,7 +50,7 @@ public static class SoftmaxCrossEntropy
         int vocab = (int)logits.shape[1];
         float s = (float)scale;
         void** args = stackalloc void*[] { &zp, &tp, &lp, &vocab, &s };
-        var function = Function(ordinal);
+        var function = CudaModules.Function(ordinal, "CudaCrossEntropy.cu", [], KernelName);
         CudaDriver.UsePrimaryContext(ordinal);
         CudaDriver.Launch(function, ((uint)logits.shape[0], 1, 1), Threads, 0, args, KernelName);
         if (!ReferenceEquals(t, targets)) t.Dispose();
@@ -60,28 +59,6 @@ public static class SoftmaxCrossEntropy
 
     private const uint Threads = 256;
     private const string KernelName = "softmax_cross_entropy";
-
-    private static readonly Lazy<string> Source = new(() =>
-    {
-        var assembly = Assembly.GetExecutingAssembly();
-        using var stream = assembly.GetManifestResourceStream(
-            assembly.GetManifestResourceNames().Single(n => n.EndsWith("CudaCrossEntropy.cu", StringComparison.Ordinal)))!;
-        return new StreamReader(stream).ReadToEnd();
-    });
-
-    private static readonly Dictionary<int, IntPtr> Functions = new();
-
-    private static IntPtr Function(int ordinal)
-    {
-        lock (Functions)
-        {
-            if (Functions.TryGetValue(ordinal, out var f)) return f;
-            var module = CudaModules.Get(ordinal, "CudaCrossEntropy.cu", Source.Value, []);
-            f = CudaDriver.GetFunction(module, KernelName, 0);
-            Functions[ordinal] = f;
-            return f;
-        }
-    }
 }
 
 /// <summary>A form of <see cref="SoftmaxCrossEntropy"/> against autograd through cross_entropy in float64.</summary>

@@ -1,5 +1,3 @@
-using System.Reflection;
-using System.Runtime.InteropServices;
 using Rebased.Native;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,7 +12,7 @@ namespace Rebased.Kernels.LinearAttention;
 /// y = o / (z + eps) is fused, and the backward recomputes the score tiles from q, k, v, reading only y, z
 /// and dy besides (dq, and dk when Dv is split over blocks, accumulate with fp32 atomics).
 /// </summary>
-public sealed partial class CudaFused : ILinearAttention
+public sealed class CudaFused : ILinearAttention
 {
     private const uint PrepThreads = 256;
     private const int Tile = 64;
@@ -29,8 +27,6 @@ public sealed partial class CudaFused : ILinearAttention
         CheckInputs(q, k, v);
         return CudaFusedFunction.apply(q, k, v, kernel, scale, eps);
     }
-
-    internal static IntPtr DataPointer(Tensor t) => DevicePointers.Of(t);
 
     internal static void CheckInputs(Tensor q, Tensor k, Tensor v)
     {
@@ -93,28 +89,10 @@ public sealed partial class CudaFused : ILinearAttention
 
     private sealed record Functions(IntPtr Forward, IntPtr Prep, IntPtr Backward);
 
-    private static readonly Dictionary<(int, Variant), Functions> FunctionCache = new();
-    private static readonly Lazy<string> Source = new(() =>
-    {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(
-            Assembly.GetExecutingAssembly().GetManifestResourceNames().Single(n => n.EndsWith("CudaFused.cu", StringComparison.Ordinal)))!;
-        return new StreamReader(stream).ReadToEnd();
-    });
-
-    private static Functions FunctionsFor(int ordinal, Variant variant)
-    {
-        lock (FunctionCache)
-        {
-            if (FunctionCache.TryGetValue((ordinal, variant), out var f)) return f;
-            var module = CudaModules.Get(ordinal, "CudaFused.cu", Source.Value, variant.Defines);
-            f = new Functions(
-                CudaDriver.GetFunction(module, variant.ForwardName, variant.ForwardShared),
-                CudaDriver.GetFunction(module, variant.PrepName, 0),
-                CudaDriver.GetFunction(module, variant.BackwardName, variant.BackwardShared));
-            FunctionCache[(ordinal, variant)] = f;
-            return f;
-        }
-    }
+    private static Functions FunctionsFor(int ordinal, Variant variant) => new(
+        CudaModules.Function(ordinal, "CudaFused.cu", variant.Defines, variant.ForwardName, variant.ForwardShared),
+        CudaModules.Function(ordinal, "CudaFused.cu", variant.Defines, variant.PrepName),
+        CudaModules.Function(ordinal, "CudaFused.cu", variant.Defines, variant.BackwardName, variant.BackwardShared));
 
     private static int Ordinal(Tensor t) => Math.Max(0, (int)t.device.index);
 
@@ -122,7 +100,7 @@ public sealed partial class CudaFused : ILinearAttention
     private static Tensor Prepared(Tensor t)
     {
         t = t.contiguous();
-        return DataPointer(t) % 16 == 0 ? t : t.clone();
+        return DevicePointers.Of(t) % 16 == 0 ? t : t.clone();
     }
 
     /// <summary>
@@ -144,7 +122,7 @@ public sealed partial class CudaFused : ILinearAttention
         {
             var f = FunctionsFor(Ordinal(q), variant);
             CudaDriver.UsePrimaryContext(Ordinal(q));
-            IntPtr qp = DataPointer(q), kp = DataPointer(k), vp = DataPointer(v), yp = DataPointer(y), y32p = DataPointer(y32), zp = DataPointer(z);
+            IntPtr qp = DevicePointers.Of(q), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v), yp = DevicePointers.Of(y), y32p = DevicePointers.Of(y32), zp = DevicePointers.Of(z);
             float s = (float)scale, e = (float)eps;
             void** args = stackalloc void*[11];
             int n = 0;
@@ -179,13 +157,13 @@ public sealed partial class CudaFused : ILinearAttention
             CudaDriver.UsePrimaryContext(Ordinal(q));
             var rz = empty(z.shape, ScalarType.Float32, z.device);
             var delta = empty(z.shape, ScalarType.Float32, z.device);
-            IntPtr yp = DataPointer(y), dyp = DataPointer(dy), zp = DataPointer(z), rzp = DataPointer(rz), deltap = DataPointer(delta);
+            IntPtr yp = DevicePointers.Of(y), dyp = DevicePointers.Of(dy), zp = DevicePointers.Of(z), rzp = DevicePointers.Of(rz), deltap = DevicePointers.Of(delta);
             long rows = (long)bh * t;
             float e = (float)eps, s = (float)scale;
             void** prepArgs = stackalloc void*[] { &yp, &dyp, &zp, &rzp, &deltap, &rows, &dv, &e };
             CudaDriver.Launch(f.Prep, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs, variant.PrepName);
 
-            IntPtr qp = DataPointer(q), kp = DataPointer(k), vp = DataPointer(v), dqp = DataPointer(dq), dkp = DataPointer(dk), dvp = DataPointer(dvOut);
+            IntPtr qp = DevicePointers.Of(q), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v), dqp = DevicePointers.Of(dq), dkp = DevicePointers.Of(dk), dvp = DevicePointers.Of(dvOut);
             void** args = stackalloc void*[] { &qp, &kp, &vp, &dyp, &rzp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s };
             CudaDriver.Launch(f.Backward, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared, args, variant.BackwardName);
         }

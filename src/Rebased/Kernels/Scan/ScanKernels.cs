@@ -1,5 +1,3 @@
-using System.Reflection;
-using System.Runtime.InteropServices;
 using Rebased.Native;
 using static TorchSharp.torch;
 
@@ -9,13 +7,11 @@ namespace Rebased.Kernels.Scan;
 /// The fused scan kernels of ScanKernels.cu, compiled by NVRTC per device and selective-scan state size,
 /// launched on libtorch's default stream in the device's primary context.
 /// </summary>
-internal static unsafe partial class ScanKernels
+internal static unsafe class ScanKernels
 {
     public const uint WkvThreads = 128;
     public const uint SelectiveScanThreads = 512;
     public const int Chunk = 32;
-
-    public static IntPtr Pointer(Tensor? t) => DevicePointers.Of(t);
 
     /// <summary>
     /// The sum over dimension 0 of a kernel's partial results (e.g. [B, C] → [C]). Spelt with an array:
@@ -28,27 +24,8 @@ internal static unsafe partial class ScanKernels
     /// <summary>State sizes the selective-scan kernels support: one lane per state, whole groups per warp.</summary>
     public static bool SupportsStateSize(long n) => n is 1 or 2 or 4 or 8 or 16 or 32;
 
-    private static readonly Lazy<string> Source = new(() =>
-    {
-        var assembly = Assembly.GetExecutingAssembly();
-        using var stream = assembly.GetManifestResourceStream(
-            assembly.GetManifestResourceNames().Single(n => n.EndsWith("ScanKernels.cu", StringComparison.Ordinal)))!;
-        return new StreamReader(stream).ReadToEnd();
-    });
-
-    private static readonly Dictionary<(int Ordinal, int States, string Name), IntPtr> Functions = new();
-
-    public static IntPtr Function(int ordinal, int states, string name)
-    {
-        lock (Functions)
-        {
-            if (Functions.TryGetValue((ordinal, states, name), out var f)) return f;
-            var module = CudaModules.Get(ordinal, "ScanKernels.cu", Source.Value, [$"NSTATE={states}"]);
-            f = CudaDriver.GetFunction(module, name, 0);
-            Functions[(ordinal, states, name)] = f;
-            return f;
-        }
-    }
+    public static IntPtr Function(int ordinal, int states, string name) =>
+        CudaModules.Function(ordinal, "ScanKernels.cu", [$"NSTATE={states}"], name);
 
     public static void Launch(Tensor anyInput, int states, string name, (uint X, uint Y, uint Z) grid, uint threads, void** args)
     {

@@ -1,3 +1,4 @@
+using Rebased.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -66,9 +67,9 @@ public sealed class SelectiveScanCuda : ISelectiveScan
         var checkpoints = empty(new[] { batch, channels, (steps + ScanKernels.Chunk - 1) / ScanKernels.Chunk, states }, ScalarType.Float32, x.U.device);
         if (batch > 0 && channels > 0 && steps > 0)
         {
-            IntPtr up = ScanKernels.Pointer(x.U), dp = ScanKernels.Pointer(x.Delta), ap = ScanKernels.Pointer(x.A), bp = ScanKernels.Pointer(x.B),
-                cp = ScanKernels.Pointer(x.C), skp = ScanKernels.Pointer(x.D), zp = ScanKernels.Pointer(x.Z), biasp = ScanKernels.Pointer(x.Bias),
-                outp = ScanKernels.Pointer(output), ugp = ScanKernels.Pointer(ungated), hcp = ScanKernels.Pointer(checkpoints);
+            IntPtr up = DevicePointers.Of(x.U), dp = DevicePointers.Of(x.Delta), ap = DevicePointers.Of(x.A), bp = DevicePointers.Of(x.B),
+                cp = DevicePointers.Of(x.C), skp = DevicePointers.Of(x.D), zp = DevicePointers.Of(x.Z), biasp = DevicePointers.Of(x.Bias),
+                outp = DevicePointers.Of(output), ugp = DevicePointers.Of(ungated), hcp = DevicePointers.Of(checkpoints);
             int softplus = x.Softplus ? 1 : 0, nb = (int)batch, nd = (int)channels, nl = (int)steps;
             void** args = stackalloc void*[] { &up, &dp, &ap, &bp, &cp, &skp, &zp, &biasp, &softplus, &outp, &ugp, &hcp, &nb, &nd, &nl };
             ScanKernels.Launch(x.U, states, "selective_scan_forward", Grid(channels, batch, states), ScanKernels.SelectiveScanThreads, args);
@@ -93,12 +94,12 @@ public sealed class SelectiveScanCuda : ISelectiveScan
         var dCPart = zeros(new[] { blocks, batch, states, steps }, ScalarType.Float32, x.U.device);
         if (batch > 0 && channels > 0 && steps > 0)
         {
-            IntPtr up = ScanKernels.Pointer(x.U), dp = ScanKernels.Pointer(x.Delta), ap = ScanKernels.Pointer(x.A), bp = ScanKernels.Pointer(x.B),
-                cp = ScanKernels.Pointer(x.C), skp = ScanKernels.Pointer(x.D), zp = ScanKernels.Pointer(x.Z), biasp = ScanKernels.Pointer(x.Bias),
-                ugp = ScanKernels.Pointer(ungated), hcp = ScanKernels.Pointer(checkpoints), gp = ScanKernels.Pointer(g),
-                dup = ScanKernels.Pointer(du), ddp = ScanKernels.Pointer(ddelta), dzp = ScanKernels.Pointer(dz),
-                dap = ScanKernels.Pointer(dAPart), dskp = ScanKernels.Pointer(dDPart), dbiasp = ScanKernels.Pointer(dBiasPart),
-                dbp = ScanKernels.Pointer(dBPart), dcp = ScanKernels.Pointer(dCPart);
+            IntPtr up = DevicePointers.Of(x.U), dp = DevicePointers.Of(x.Delta), ap = DevicePointers.Of(x.A), bp = DevicePointers.Of(x.B),
+                cp = DevicePointers.Of(x.C), skp = DevicePointers.Of(x.D), zp = DevicePointers.Of(x.Z), biasp = DevicePointers.Of(x.Bias),
+                ugp = DevicePointers.Of(ungated), hcp = DevicePointers.Of(checkpoints), gp = DevicePointers.Of(g),
+                dup = DevicePointers.Of(du), ddp = DevicePointers.Of(ddelta), dzp = DevicePointers.Of(dz),
+                dap = DevicePointers.Of(dAPart), dskp = DevicePointers.Of(dDPart), dbiasp = DevicePointers.Of(dBiasPart),
+                dbp = DevicePointers.Of(dBPart), dcp = DevicePointers.Of(dCPart);
             int softplus = x.Softplus ? 1 : 0, nb = (int)batch, nd = (int)channels, nl = (int)steps;
             void** args = stackalloc void*[]
             {

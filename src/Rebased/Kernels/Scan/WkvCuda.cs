@@ -1,3 +1,4 @@
+using Rebased.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,8 +38,8 @@ public sealed class WkvCuda : IWkv
         long threads = (long)batch * channels;
         if (threads > 0 && steps > 0)
         {
-            IntPtr wp = ScanKernels.Pointer(w), up = ScanKernels.Pointer(u), kp = ScanKernels.Pointer(k), vp = ScanKernels.Pointer(v),
-                yp = ScanKernels.Pointer(y), lp = ScanKernels.Pointer(lnd);
+            IntPtr wp = DevicePointers.Of(w), up = DevicePointers.Of(u), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v),
+                yp = DevicePointers.Of(y), lp = DevicePointers.Of(lnd);
             void** args = stackalloc void*[] { &wp, &up, &kp, &vp, &yp, &lp, &batch, &steps, &channels };
             ScanKernels.Launch(k, 16, "wkv_forward", ((uint)((threads + ScanKernels.WkvThreads - 1) / ScanKernels.WkvThreads), 1, 1), ScanKernels.WkvThreads, args);
         }
@@ -57,9 +58,9 @@ public sealed class WkvCuda : IWkv
         long threads = (long)batch * channels;
         if (threads > 0 && steps > 0)
         {
-            IntPtr wp = ScanKernels.Pointer(w), up = ScanKernels.Pointer(u), kp = ScanKernels.Pointer(k), vp = ScanKernels.Pointer(v),
-                yp = ScanKernels.Pointer(y), lp = ScanKernels.Pointer(lnd), gyp = ScanKernels.Pointer(gy), gkp = ScanKernels.Pointer(gk),
-                gvp = ScanKernels.Pointer(gv), gwp = ScanKernels.Pointer(gwPart), gup = ScanKernels.Pointer(guPart);
+            IntPtr wp = DevicePointers.Of(w), up = DevicePointers.Of(u), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v),
+                yp = DevicePointers.Of(y), lp = DevicePointers.Of(lnd), gyp = DevicePointers.Of(gy), gkp = DevicePointers.Of(gk),
+                gvp = DevicePointers.Of(gv), gwp = DevicePointers.Of(gwPart), gup = DevicePointers.Of(guPart);
             void** args = stackalloc void*[] { &wp, &up, &kp, &vp, &yp, &lp, &gyp, &gkp, &gvp, &gwp, &gup, &batch, &steps, &channels };
             ScanKernels.Launch(k, 16, "wkv_backward", ((uint)((threads + ScanKernels.WkvThreads - 1) / ScanKernels.WkvThreads), 1, 1), ScanKernels.WkvThreads, args);
         }

@@ -41,6 +41,41 @@ public static class CudaModules
         }
     }
 
+    /// <summary>
+    /// Kernel <paramref name="kernel"/> of the CUDA source embedded in this assembly as <paramref name="file"/>, compiled
+    /// with these macro definitions for device <paramref name="ordinal"/> (see <see cref="Get"/>); looked up once per
+    /// process, so launches pay a dictionary lookup, not a hash of the source.
+    /// </summary>
+    public static IntPtr Function(int ordinal, string file, IReadOnlyList<string> defines, string kernel, int maxDynamicShared = 0)
+    {
+        var key = (ordinal, file, string.Join('\n', defines), kernel, maxDynamicShared);
+        lock (Functions)
+        {
+            if (Functions.TryGetValue(key, out var function)) return function;
+            function = CudaDriver.GetFunction(Get(ordinal, file, EmbeddedSource(file), defines), kernel, maxDynamicShared);
+            Functions[key] = function;
+            return function;
+        }
+    }
+
+    private static readonly Dictionary<(int, string, string, string, int), IntPtr> Functions = new();
+    private static readonly Dictionary<string, string> Sources = new();
+
+    /// <summary>The text of the embedded resource whose name ends with <paramref name="file"/> (the kernels' .cu files).</summary>
+    public static string EmbeddedSource(string file)
+    {
+        lock (Sources)
+        {
+            if (Sources.TryGetValue(file, out var text)) return text;
+            var assembly = typeof(CudaModules).Assembly;
+            using var stream = assembly.GetManifestResourceStream(
+                assembly.GetManifestResourceNames().Single(n => n.EndsWith(file, StringComparison.Ordinal)))!;
+            text = new StreamReader(stream).ReadToEnd();
+            Sources[file] = text;
+            return text;
+        }
+    }
+
     /// <summary>NVRTC options for device <paramref name="ordinal"/>: its architecture, C++17 and the macro definitions.</summary>
     public static List<string> Options(int ordinal, IEnumerable<string> defines)
     {
