@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rebased.Kernels.LinearAttention;
 using Rebased.Native;
+using Rebased.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using TorchSharp;
@@ -64,8 +65,7 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         TorchRuntime.EnsureLoaded();
-        if (settings.Device == "cuda" && !cuda.is_available()) throw new UserError("--device cuda: no CUDA device is available to libtorch (run `rebased info`)");
-        var device = settings.Device == "cuda" ? CUDA : CPU;
+        var device = Devices.Parse(settings.Device);
         var dtype = settings.Dtype switch { "bf16" => ScalarType.BFloat16, "fp16" => ScalarType.Float16, _ => ScalarType.Float32 };
         var forms = LinearAttentionForms.Supporting(device, dtype).ToList();
         if (settings.Forms != null)

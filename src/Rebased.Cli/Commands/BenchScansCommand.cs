@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Rebased.Kernels;
 using Rebased.Kernels.Scan;
 using Rebased.Native;
+using Rebased.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using TorchSharp;
@@ -76,8 +77,7 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         TorchRuntime.EnsureLoaded();
-        if (settings.Device == "cuda" && !cuda.is_available()) throw new UserError("--device cuda: no CUDA device is available to libtorch (run `rebased info`)");
-        var device = settings.Device == "cuda" ? CUDA : CPU;
+        var device = Devices.Parse(settings.Device);
         var wanted = settings.Forms?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         var wkvForms = WkvForms.Supporting(device, ScalarType.Float32).Where(f => wanted is null || wanted.Contains(f.Name)).ToList();
         var scanForms = SelectiveScanForms.Supporting(device, ScalarType.Float32).Where(f => wanted is null || wanted.Contains(f.Name)).ToList();

@@ -72,8 +72,9 @@ public sealed class AdamW
     private void Update(Tensor p, Tensor expAvg, Tensor expAvgSq, Tensor grad, double stepSize, double biasCorrection2Sqrt)
     {
         p.mul_(1 - LearningRate * WeightDecay);
-        expAvg.lerp_(grad.reshape(expAvg.shape), 1 - Beta1);
-        expAvgSq.mul_(Beta2).addcmul_(grad.reshape(expAvg.shape), grad.reshape(expAvg.shape), 1 - Beta2);
+        grad = grad.reshape(expAvg.shape);
+        expAvg.lerp_(grad, 1 - Beta1);
+        expAvgSq.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
         var denom = expAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(Epsilon);
         p.addcdiv_(expAvg, denom, -stepSize);
     }

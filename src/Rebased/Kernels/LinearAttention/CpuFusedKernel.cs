@@ -17,7 +17,7 @@ internal static unsafe class CpuFusedKernel
     internal const int MaxTile = 64;
 
     /// <summary>Whether the AVX2/FMA paths run; false selects the scalar fallback everywhere.</summary>
-    internal static bool Vectorised(bool allowVectors) => allowVectors && Avx2.IsSupported && Fma.IsSupported;
+    internal static bool Vectorised(bool allowVectors) => allowVectors && CpuGemm.Vectorised;
 
     internal readonly record struct Shape(int BH, int T, int D, int Dv)
     {
@@ -298,6 +298,7 @@ internal static unsafe class CpuFusedKernel
         private const long RetainedFloats = 4L << 20;
         [ThreadStatic] private static ThreadScratch? _current;
         private readonly List<(IntPtr Block, long Floats)> _blocks = [];
+        private long _floats;
         private int _block;
         private long _offset;
         private bool _active;
@@ -326,6 +327,7 @@ internal static unsafe class CpuFusedKernel
             {
                 long size = Math.Max(rounded, 1L << 16);
                 _blocks.Add(((IntPtr)NativeMemory.AlignedAlloc((nuint)(size * sizeof(float)), 64), size));
+                _floats += size;
             }
             var scratch = new Scratch((float*)_blocks[_block].Block + _offset, floats);
             _offset += rounded;
@@ -336,9 +338,10 @@ internal static unsafe class CpuFusedKernel
         public void Dispose()
         {
             _active = false;
-            if (_blocks.Sum(b => b.Floats) <= RetainedFloats) return;
+            if (_floats <= RetainedFloats) return;
             foreach (var (block, _) in _blocks) NativeMemory.AlignedFree((void*)block);
             _blocks.Clear();
+            _floats = 0;
         }
     }
 }
