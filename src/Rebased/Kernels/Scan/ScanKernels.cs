@@ -10,7 +10,12 @@ namespace Rebased.Kernels.Scan;
 internal static unsafe class ScanKernels
 {
     public const uint WkvThreads = 128;
-    public const uint SelectiveScanThreads = 512;
+
+    /// <summary>Channels per block of the selective-scan kernels (CPB in ScanKernels.cu).</summary>
+    public static int SelectiveScanChannelsPerBlock(int states) => states == 32 ? 16 : 32;
+
+    /// <summary>Threads per block of the selective-scan kernels: one per (channel of the block, state).</summary>
+    public static uint SelectiveScanThreads(int states) => (uint)(SelectiveScanChannelsPerBlock(states) * states);
     public const int Chunk = 32;
 
     /// <summary>

@@ -6,10 +6,15 @@
 // maximum of the log weights, and also writes lnd_t = log of the denominator of y_t, so that the backward's
 // factors e^{k_i − (t−1−i)w − lnd_t} are all ≤ 1 and never overflow.
 //
-// Selective scan (Mamba), one thread per (batch, channel, state), sequential over L, blocks of channels of
-// one batch. u, delta, z, y: [B, D, L]; A: [D, N]; Bm, Cm: [B, N, L]. The forward writes the state at the
-// start of every CHUNK positions (hc: [B, D, ceil(L/CHUNK), N]); the backward walks the chunks in reverse,
-// recomputes the chunk's states into registers from that checkpoint, then runs the adjoint recurrence
+// Selective scan (Mamba), one thread per (batch, channel, state), sequential over L, blocks of CPB channels of
+// one batch. u, delta, z, y: [B, D, L]; A: [D, N]; Bm, Cm: [B, N, L]. Both kernels walk L in chunks of CHUNK
+// positions: the block first stages the chunk's inputs in shared memory with coalesced loads (Δ's bias and
+// softplus computed there once per channel and position, not once per state), then runs the recurrence from
+// shared memory, and writes its per-position results back with coalesced stores. Sums over the states are
+// taken NSTATE positions at a time by a butterfly that leaves lane n with the sum for position n (NSTATE − 1
+// shuffles where a plain reduction per position takes NSTATE·log2(NSTATE)). The forward writes the state at the
+// start of every chunk (hc: [B, D, ceil(L/CHUNK), N]); the backward walks the chunks in reverse, recomputes the
+// chunk's states into registers from that checkpoint, then runs the adjoint recurrence
 // λ_t = gy_t·C_t + exp(Δ_{t+1}A)·λ_{t+1} backwards through the chunk.
 
 #ifdef __clang__
@@ -112,18 +117,15 @@ extern "C" __global__ void wkv_backward(const float* __restrict__ w, const float
 #ifndef NSTATE
 #define NSTATE 16
 #endif
-#define SS_THREADS 512
-#define CHANNELS_PER_BLOCK (SS_THREADS / NSTATE)
 #define CHUNK 32
-#define SS_COPIES 4
+#define CPB (NSTATE == 32 ? 16 : 32)
+#define SS_THREADS (CPB * NSTATE)
+#define SS_COPIES (NSTATE == 32 ? 2 : 4)
+#define TILE (CPB * CHUNK)
+#define TILE_ITERS ((TILE + SS_THREADS - 1) / SS_THREADS)
+#define PAD_T (CHUNK + 1)
+#define PAD_N (NSTATE + 1)
 #define FULL_MASK 0xffffffffu
-
-__device__ __forceinline__ float sum_over_states(float x)
-{
-#pragma unroll
-    for (int offset = NSTATE / 2; offset > 0; offset >>= 1) x += __shfl_xor_sync(FULL_MASK, x, offset);
-    return x;
-}
 
 // Sum over the lanes of a warp that hold the same state (channels differ).
 __device__ __forceinline__ float sum_over_warp_channels(float x)
@@ -131,6 +133,25 @@ __device__ __forceinline__ float sum_over_warp_channels(float x)
 #pragma unroll
     for (int offset = NSTATE; offset < 32; offset <<= 1) x += __shfl_xor_sync(FULL_MASK, x, offset);
     return x;
+}
+
+// v[j], j < NSTATE, in each lane n of a group of NSTATE lanes; returns to lane n the sum over the group of v[n].
+// Each round halves the values a lane holds: it keeps the half its lane bit selects and adds its partner's copy.
+__device__ __forceinline__ float sum_over_states_scatter(float (&v)[NSTATE], int n)
+{
+#pragma unroll
+    for (int half = NSTATE / 2; half >= 1; half >>= 1)
+    {
+        bool upper = (n & half) != 0;
+#pragma unroll
+        for (int j = 0; j < half; j++)
+        {
+            float send = upper ? v[j] : v[j + half];
+            float keep = upper ? v[j + half] : v[j];
+            v[j] = keep + __shfl_xor_sync(FULL_MASK, send, half);
+        }
+    }
+    return v[0];
 }
 
 __device__ __forceinline__ float step_size(float delta, float bias, int softplus)
@@ -141,6 +162,36 @@ __device__ __forceinline__ float step_size(float delta, float bias, int softplus
 
 __device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 
+// Element e of a chunk tile: channel c = e / CHUNK of the block, position i = e % CHUNK of the chunk (a warp
+// covers one channel's CHUNK consecutive positions, so global accesses along L coalesce).
+struct TileIndex
+{
+    int c, i;
+    bool valid;
+    long long at;
+    __device__ __forceinline__ TileIndex(int e, int d0, int b, int t0, int length, int channels, int steps)
+    {
+        c = e / CHUNK;
+        i = e % CHUNK;
+        int d = d0 + c;
+        valid = e < TILE && d < channels && i < length;
+        at = ((long long)b * channels + (valid ? d : 0)) * steps + t0 + i;
+    }
+};
+
+// B and C of the chunk, [CHUNK][PAD_N], zero past the end of the sequence.
+__device__ __forceinline__ void stage_bc(float (*sB)[PAD_N], float (*sC)[PAD_N], const float* __restrict__ Bm,
+    const float* __restrict__ Cm, int b, int t0, int length, int steps)
+{
+    for (int e = threadIdx.x; e < NSTATE * CHUNK; e += SS_THREADS)
+    {
+        int n = e / CHUNK, i = e % CHUNK;
+        long long at = ((long long)b * NSTATE + n) * steps + t0 + i;
+        sB[i][n] = i < length ? Bm[at] : 0.f;
+        sC[i][n] = i < length ? Cm[at] : 0.f;
+    }
+}
+
 // y (gated when z is given) and, when z is given, the ungated y for the backward.
 extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_forward(
     const float* __restrict__ u, const float* __restrict__ delta, const float* __restrict__ A,
@@ -148,40 +199,65 @@ extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_forward(
     const float* __restrict__ z, const float* __restrict__ bias, int softplus,
     float* __restrict__ out, float* __restrict__ ungated, float* __restrict__ hc, int batch, int channels, int steps)
 {
+    __shared__ float sU[CPB][PAD_T], sDt[CPB][PAD_T], sY[CPB][PAD_T];
+    __shared__ float sB[CHUNK][PAD_N], sC[CHUNK][PAD_N];
     int n = threadIdx.x % NSTATE;
-    int d = blockIdx.x * CHANNELS_PER_BLOCK + threadIdx.x / NSTATE;
+    int c = threadIdx.x / NSTATE;
+    int d0 = blockIdx.x * CPB;
+    int d = d0 + c;
     int b = blockIdx.y;
     bool active = d < channels;
     int dc = active ? d : channels - 1;
     int chunks = (steps + CHUNK - 1) / CHUNK;
-    const long long row = ((long long)b * channels + dc) * steps;
-    const long long bcRow = ((long long)b * NSTATE + n) * steps;
     float a = A[dc * NSTATE + n];
-    float db = bias ? bias[dc] : 0.f;
     float skip = Dv ? Dv[dc] : 0.f;
     float h = 0.f;
-    for (int t = 0; t < steps; t++)
+    for (int chunk = 0; chunk < chunks; chunk++)
     {
-        if (t % CHUNK == 0 && active) hc[(((long long)b * channels + d) * chunks + t / CHUNK) * NSTATE + n] = h;
-        float ut = u[row + t];
-        float dt = step_size(delta[row + t], db, softplus);
-        h = expf(dt * a) * h + dt * ut * Bm[bcRow + t];
-        float yt = sum_over_states(Cm[bcRow + t] * h) + skip * ut;
-        if (n == 0 && active)
+        int t0 = chunk * CHUNK;
+        int length = steps - t0 < CHUNK ? steps - t0 : CHUNK;
+        if (active) hc[(((long long)b * channels + d) * chunks + chunk) * NSTATE + n] = h;
+        for (int e = threadIdx.x; e < TILE; e += SS_THREADS)
         {
+            TileIndex x(e, d0, b, t0, length, channels, steps);
+            sU[x.c][x.i] = x.valid ? u[x.at] : 0.f;
+            sDt[x.c][x.i] = x.valid ? step_size(delta[x.at], bias ? bias[d0 + x.c] : 0.f, softplus) : 0.f;
+        }
+        stage_bc(sB, sC, Bm, Cm, b, t0, length, steps);
+        __syncthreads();
+#pragma unroll
+        for (int g = 0; g < CHUNK; g += NSTATE)
+        {
+            float terms[NSTATE];
+#pragma unroll
+            for (int j = 0; j < NSTATE; j++)
+            {
+                float dt = sDt[c][g + j];
+                h = expf(dt * a) * h + dt * sU[c][g + j] * sB[g + j][n];
+                terms[j] = sC[g + j][n] * h;
+            }
+            float y = sum_over_states_scatter(terms, n);
+            sY[c][g + n] = y + skip * sU[c][g + n];
+        }
+        __syncthreads();
+        for (int e = threadIdx.x; e < TILE; e += SS_THREADS)
+        {
+            TileIndex x(e, d0, b, t0, length, channels, steps);
+            if (!x.valid) continue;
+            float y = sY[x.c][x.i];
             if (z)
             {
-                float zt = z[row + t];
-                ungated[row + t] = yt;
-                out[row + t] = yt * zt * sigmoid(zt);
+                float zt = z[x.at];
+                ungated[x.at] = y;
+                out[x.at] = y * zt * sigmoid(zt);
             }
-            else out[row + t] = yt;
+            else out[x.at] = y;
         }
     }
 }
 
 // du, ddelta, dz: [B, D, L] (dz only with z); dA_part: [B, D, N]; dD_part, dbias_part: [B, D];
-// dB_part, dC_part: [ceil(D / CHANNELS_PER_BLOCK), B, N, L]. The caller sums the partials.
+// dB_part, dC_part: [ceil(D / CPB), B, N, L]. The caller sums the partials.
 extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_backward(
     const float* __restrict__ u, const float* __restrict__ delta, const float* __restrict__ A,
     const float* __restrict__ Bm, const float* __restrict__ Cm, const float* __restrict__ Dv,
@@ -191,120 +267,153 @@ extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_backward
     float* __restrict__ dA_part, float* __restrict__ dD_part, float* __restrict__ dbias_part,
     float* __restrict__ dB_part, float* __restrict__ dC_part, int batch, int channels, int steps)
 {
+    // gy: the gradient reaching the ungated y. dDelta: the gradient reaching the step size (before softplus).
+    __shared__ float sU[CPB][PAD_T], sDt[CPB][PAD_T], sGy[CPB][PAD_T], sDu[CPB][PAD_T], sDdt[CPB][PAD_T];
+    __shared__ float sB[CHUNK][PAD_N], sC[CHUNK][PAD_N];
     // dB and dC partials of the chunk, summed over the block's channels. SS_COPIES copies, one per group of warps,
     // so that fewer warps contend for each address.
-    __shared__ float sdB[SS_COPIES][CHUNK][NSTATE];
-    __shared__ float sdC[SS_COPIES][CHUNK][NSTATE];
+    __shared__ float sdB[SS_COPIES][CHUNK][PAD_N];
+    __shared__ float sdC[SS_COPIES][CHUNK][PAD_N];
     int copy = (threadIdx.x / 32) % SS_COPIES;
     int n = threadIdx.x % NSTATE;
-    int d = blockIdx.x * CHANNELS_PER_BLOCK + threadIdx.x / NSTATE;
+    int c = threadIdx.x / NSTATE;
+    int d0 = blockIdx.x * CPB;
+    int d = d0 + c;
     int b = blockIdx.y;
     bool active = d < channels;
     int dc = active ? d : channels - 1;
     int chunks = (steps + CHUNK - 1) / CHUNK;
-    const long long row = ((long long)b * channels + dc) * steps;
-    const long long bcRow = ((long long)b * NSTATE + n) * steps;
     float a = A[dc * NSTATE + n];
-    float db = bias ? bias[dc] : 0.f;
     float skip = Dv ? Dv[dc] : 0.f;
     float carry = 0.f; // exp(Δ_{t+1}A)·λ_{t+1}
-    float dA_acc = 0.f, dD_acc = 0.f, dbias_acc = 0.f;
+    float dA_acc = 0.f;
+    float dD_acc[TILE_ITERS], dbias_acc[TILE_ITERS];
+#pragma unroll
+    for (int k = 0; k < TILE_ITERS; k++) { dD_acc[k] = 0.f; dbias_acc[k] = 0.f; }
     for (int chunk = chunks - 1; chunk >= 0; chunk--)
     {
         int t0 = chunk * CHUNK;
         int length = steps - t0 < CHUNK ? steps - t0 : CHUNK;
-        for (int i = threadIdx.x; i < SS_COPIES * CHUNK * NSTATE; i += SS_THREADS)
+        for (int i = threadIdx.x; i < SS_COPIES * CHUNK * PAD_N; i += SS_THREADS)
         {
             (&sdB[0][0][0])[i] = 0.f;
             (&sdC[0][0][0])[i] = 0.f;
         }
+        for (int e = threadIdx.x; e < TILE; e += SS_THREADS)
+        {
+            TileIndex x(e, d0, b, t0, length, channels, steps);
+            float gy = 0.f;
+            if (x.valid)
+            {
+                float g = gout[x.at];
+                gy = g;
+                if (z)
+                {
+                    float zt = z[x.at];
+                    float s = sigmoid(zt);
+                    gy = g * zt * s;
+                    dz[x.at] = g * ungated[x.at] * s * (1.f + zt * (1.f - s));
+                }
+            }
+            sU[x.c][x.i] = x.valid ? u[x.at] : 0.f;
+            sDt[x.c][x.i] = x.valid ? step_size(delta[x.at], bias ? bias[d0 + x.c] : 0.f, softplus) : 0.f;
+            sGy[x.c][x.i] = gy;
+        }
+        stage_bc(sB, sC, Bm, Cm, b, t0, length, steps);
+        __syncthreads();
+
         float start = hc[(((long long)b * channels + dc) * chunks + chunk) * NSTATE + n];
         float states[CHUNK];
-        float steps_dt[CHUNK];
         float h = start;
 #pragma unroll
         for (int i = 0; i < CHUNK; i++)
         {
-            float dt = 0.f;
-            if (i < length)
-            {
-                int t = t0 + i;
-                dt = step_size(delta[row + t], db, softplus);
-                h = expf(dt * a) * h + dt * u[row + t] * Bm[bcRow + t];
-            }
+            float dt = sDt[c][i];
+            h = expf(dt * a) * h + dt * sU[c][i] * sB[i][n];
             states[i] = h;
-            steps_dt[i] = dt;
         }
-        __syncthreads();
+        // Positions past the end and channels past D were staged as zeros: their λ, and so every term, is zero.
 #pragma unroll
-        for (int i = CHUNK - 1; i >= 0; i--)
+        for (int g = CHUNK - NSTATE; g >= 0; g -= NSTATE)
         {
-            if (i < length)
+            float ddtTerms[NSTATE], duTerms[NSTATE];
+#pragma unroll
+            for (int j = NSTATE - 1; j >= 0; j--)
             {
-                int t = t0 + i;
-                float ut = u[row + t];
-                float rawDelta = delta[row + t] + db;
-                float dt = steps_dt[i];
-                float g = gout[row + t];
-                float gy = g;
-                if (z)
-                {
-                    float zt = z[row + t];
-                    float s = sigmoid(zt);
-                    gy = g * zt * s;
-                    if (n == 0 && active) dz[row + t] = g * ungated[row + t] * s * (1.f + zt * (1.f - s));
-                }
-                float Bt = Bm[bcRow + t];
+                int i = g + j;
+                float dt = sDt[c][i], ut = sU[c][i], gy = sGy[c][i];
                 float previous = i > 0 ? states[i - 1] : start;
                 float decay = expf(dt * a);
-                float lambda = gy * Cm[bcRow + t] + carry;
+                float lambda = gy * sC[i][n] + carry;
                 float ddecay = active ? lambda * previous * decay : 0.f;
                 dA_acc += ddecay * dt;
-                float s1 = sum_over_states(ddecay * a);
-                float s2 = sum_over_states(active ? lambda * Bt : 0.f);
-                float dBpart = sum_over_warp_channels(active ? lambda * dt * ut : 0.f);
-                float dCpart = sum_over_warp_channels(active ? gy * states[i] : 0.f);
+                ddtTerms[j] = ddecay * a;
+                duTerms[j] = lambda * sB[i][n];
+                float dBpart = sum_over_warp_channels(lambda * dt * ut);
+                float dCpart = sum_over_warp_channels(gy * states[i]);
                 if ((threadIdx.x & 31) < NSTATE)
                 {
                     atomicAdd(&sdB[copy][i][n], dBpart);
                     atomicAdd(&sdC[copy][i][n], dCpart);
                 }
-                if (n == 0 && active)
-                {
-                    float ddt = s1 + ut * s2;
-                    float dRaw = softplus && rawDelta <= 20.f ? ddt * sigmoid(rawDelta) : ddt;
-                    du[row + t] = dt * s2 + gy * skip;
-                    ddelta[row + t] = dRaw;
-                    dD_acc += gy * ut;
-                    dbias_acc += dRaw;
-                }
                 carry = decay * lambda;
             }
+            // Lane n now takes position g + n of its channel: s1 = Σ_n ∂/∂Δ of the decay, s2 = Σ_n λ·B.
+            float s1 = sum_over_states_scatter(ddtTerms, n);
+            float s2 = sum_over_states_scatter(duTerms, n);
+            int i = g + n;
+            sDdt[c][i] = s1 + sU[c][i] * s2;
+            sDu[c][i] = sDt[c][i] * s2 + sGy[c][i] * skip;
         }
         __syncthreads();
-        for (int i = threadIdx.x; i < length * NSTATE; i += SS_THREADS)
+#pragma unroll
+        for (int k = 0; k < TILE_ITERS; k++)
         {
-            int ti = i / NSTATE, ni = i % NSTATE;
+            TileIndex x(threadIdx.x + k * SS_THREADS, d0, b, t0, length, channels, steps);
+            if (!x.valid) continue;
+            float ddt = sDdt[x.c][x.i];
+            float raw = delta[x.at] + (bias ? bias[d0 + x.c] : 0.f);
+            float dRaw = softplus && raw <= 20.f ? ddt * sigmoid(raw) : ddt;
+            du[x.at] = sDu[x.c][x.i];
+            ddelta[x.at] = dRaw;
+            dD_acc[k] += sGy[x.c][x.i] * sU[x.c][x.i];
+            dbias_acc[k] += dRaw;
+        }
+        for (int e = threadIdx.x; e < NSTATE * CHUNK; e += SS_THREADS)
+        {
+            int ni = e / CHUNK, ti = e % CHUNK;
+            if (ti >= length) continue;
             long long at = (((long long)blockIdx.x * batch + b) * NSTATE + ni) * steps + t0 + ti;
             float sumB = 0.f, sumC = 0.f;
 #pragma unroll
-            for (int c = 0; c < SS_COPIES; c++)
+            for (int copyIndex = 0; copyIndex < SS_COPIES; copyIndex++)
             {
-                sumB += sdB[c][ti][ni];
-                sumC += sdC[c][ti][ni];
+                sumB += sdB[copyIndex][ti][ni];
+                sumC += sdC[copyIndex][ti][ni];
             }
             dB_part[at] = sumB;
             dC_part[at] = sumC;
         }
         __syncthreads();
     }
-    if (active)
+    if (active) dA_part[((long long)b * channels + d) * NSTATE + n] = dA_acc;
+    // Each warp's lanes of tile iteration k hold one channel's positions: sum them over the warp.
+#pragma unroll
+    for (int k = 0; k < TILE_ITERS; k++)
     {
-        dA_part[((long long)b * channels + d) * NSTATE + n] = dA_acc;
-        if (n == 0)
+        float sD = dD_acc[k], sBias = dbias_acc[k];
+#pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1)
         {
-            dD_part[(long long)b * channels + d] = dD_acc;
-            dbias_part[(long long)b * channels + d] = dbias_acc;
+            sD += __shfl_xor_sync(FULL_MASK, sD, offset);
+            sBias += __shfl_xor_sync(FULL_MASK, sBias, offset);
+        }
+        int e = threadIdx.x + k * SS_THREADS;
+        int channel = d0 + e / CHUNK;
+        if ((threadIdx.x & 31) == 0 && e < TILE && channel < channels)
+        {
+            dD_part[(long long)b * channels + channel] = sD;
+            dbias_part[(long long)b * channels + channel] = sBias;
         }
     }
 }

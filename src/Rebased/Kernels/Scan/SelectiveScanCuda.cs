@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace Rebased.Kernels.Scan;
 
 /// <summary>
-/// The fused CUDA form (ScanKernels.cu): one thread per (batch, channel, state), sequential over L in fp32,
-/// Δ's bias and softplus, the D skip and the SiLU(z) gate fused. The forward keeps only the states at the
+/// The fused CUDA form (ScanKernels.cu): one thread per (batch, channel, state), sequential over L in fp32 on
+/// chunks of 32 positions staged in shared memory, Δ's bias and softplus, the D skip and the SiLU(z) gate fused. The forward keeps only the states at the
 /// start of every 32 positions ([B, D, ⌈L/32⌉, N]) and, with z, the ungated y; the backward recomputes each
 /// chunk's states from its checkpoint and runs the adjoint recurrence in reverse. No [B, D, L, N] tensor is
 /// built. float32 CUDA tensors with N a power of two ≤ 32.
@@ -54,7 +54,7 @@ public sealed class SelectiveScanCuda : ISelectiveScan
     private static (uint, uint, uint) Grid(long channels, long batch, int states) =>
         ((uint)((channels + ChannelsPerBlock(states) - 1) / ChannelsPerBlock(states)), (uint)batch, 1);
 
-    private static long ChannelsPerBlock(int states) => ScanKernels.SelectiveScanThreads / states;
+    private static long ChannelsPerBlock(int states) => ScanKernels.SelectiveScanChannelsPerBlock(states);
 
     private sealed record Saved(Tensor U, Tensor Delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? Z, Tensor? Bias, bool Softplus);
 
@@ -72,7 +72,7 @@ public sealed class SelectiveScanCuda : ISelectiveScan
                 outp = DevicePointers.Of(output), ugp = DevicePointers.Of(ungated), hcp = DevicePointers.Of(checkpoints);
             int softplus = x.Softplus ? 1 : 0, nb = (int)batch, nd = (int)channels, nl = (int)steps;
             void** args = stackalloc void*[] { &up, &dp, &ap, &bp, &cp, &skp, &zp, &biasp, &softplus, &outp, &ugp, &hcp, &nb, &nd, &nl };
-            ScanKernels.Launch(x.U, states, "selective_scan_forward", Grid(channels, batch, states), ScanKernels.SelectiveScanThreads, args);
+            ScanKernels.Launch(x.U, states, "selective_scan_forward", Grid(channels, batch, states), ScanKernels.SelectiveScanThreads(states), args);
         }
         return (output, ungated, checkpoints);
     }
@@ -106,7 +106,7 @@ public sealed class SelectiveScanCuda : ISelectiveScan
                 &up, &dp, &ap, &bp, &cp, &skp, &zp, &biasp, &softplus, &ugp, &hcp, &gp,
                 &dup, &ddp, &dzp, &dap, &dskp, &dbiasp, &dbp, &dcp, &nb, &nd, &nl,
             };
-            ScanKernels.Launch(x.U, states, "selective_scan_backward", Grid(channels, batch, states), ScanKernels.SelectiveScanThreads, args);
+            ScanKernels.Launch(x.U, states, "selective_scan_backward", Grid(channels, batch, states), ScanKernels.SelectiveScanThreads(states), args);
         }
         var grads = new List<Tensor>
         {
