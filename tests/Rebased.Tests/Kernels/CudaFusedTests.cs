@@ -46,6 +46,18 @@ public class CudaFusedTests
         return data;
     }
 
+    [Fact]
+    public void RecognisesHeadSplitViewsOfDenseProjections()
+    {
+        using var projection = zeros(2, 5, 3, 4);
+        Assert.True(CudaFused.IsInterleaved(projection.transpose(1, 2)));
+        Assert.False(CudaFused.IsInterleaved(zeros(2, 3, 5, 4)));
+        Assert.False(CudaFused.IsInterleaved(zeros(2, 5, 3, 8).narrow(3, 0, 4).transpose(1, 2)));
+        Assert.False(CudaFused.IsInterleaved(zeros(5, 2, 3, 4).permute(1, 2, 0, 3)));
+        // With one head both layouts are the same memory order.
+        Assert.True(CudaFused.IsInterleaved(zeros(2, 1, 5, 4)));
+    }
+
     [CudaTheory]
     [MemberData(nameof(Cases))]
     public void MatchesFloat64Reference(int caseIndex, string dtypeName)

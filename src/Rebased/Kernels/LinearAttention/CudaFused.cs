@@ -10,7 +10,8 @@ namespace Rebased.Kernels.LinearAttention;
 /// primary context on the tensors' device memory. fp32 inputs run register-tiled IEEE fp32 kernels on the
 /// CUDA cores; bf16/fp16 inputs run tensor-core (mma.sync) kernels with fp32 accumulation. The normalisation
 /// y = o / (z + eps) is fused, and the backward recomputes the score tiles from q, k, v, reading only y, z
-/// and dy besides (dq, and dk when Dv is split over blocks, accumulate with fp32 atomics).
+/// and dy besides (dq, and dk when Dv is split over blocks, accumulate with fp32 atomics). Inputs that are the
+/// head-split views of [B, T, H, W] projections are read in place, and the outputs come back in that layout.
 /// </summary>
 public sealed class CudaFused : ILinearAttention
 {
@@ -96,11 +97,39 @@ public sealed class CudaFused : ILinearAttention
 
     private static int Ordinal(Tensor t) => Math.Max(0, (int)t.device.index);
 
-    /// <summary>Contiguous, with the first element 16-byte aligned (the kernels' vector loads need it).</summary>
-    private static Tensor Prepared(Tensor t)
+    /// <summary>
+    /// Whether a [B, H, T, W] tensor is the head-split view of a dense [B, T, H, W] tensor (what the mixers pass:
+    /// the projections' output viewed per head), which the kernels read through strides instead of a copy.
+    /// </summary>
+    internal static bool IsInterleaved(Tensor t)
     {
-        t = t.contiguous();
-        return DevicePointers.Of(t) % 16 == 0 ? t : t.clone();
+        long[] shape = t.shape, stride = t.stride();
+        long[] dense = [shape[2] * shape[1] * shape[3], shape[3], shape[1] * shape[3], 1];
+        for (int i = 0; i < 4; i++)
+            if (shape[i] > 1 && stride[i] != dense[i]) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// t in the kernels' layout: [B, T, H, W] dense viewed as [B, H, T, W] when interleaved, else contiguous
+    /// [B, H, T, W]; copied only where it is not so already, or where its first element is not 16-byte aligned
+    /// (the kernels' vector loads need that).
+    /// </summary>
+    private static Tensor InLayout(Tensor t, bool interleaved)
+    {
+        bool ready = interleaved ? IsInterleaved(t) : t.is_contiguous();
+        if (ready && DevicePointers.Of(t) % 16 == 0) return t;
+        return NewInLayout(t.shape, t.dtype, t.device, interleaved, zeroed: false).copy_(t);
+    }
+
+    private static bool Interleaved(Tensor q, Tensor k, Tensor v) => IsInterleaved(q) && IsInterleaved(k) && IsInterleaved(v);
+
+    /// <summary>A new tensor of [B, H, T, W] shape in the kernels' layout.</summary>
+    private static Tensor NewInLayout(long[] shape, ScalarType dtype, Device device, bool interleaved, bool zeroed)
+    {
+        long[] stored = interleaved ? [shape[0], shape[2], shape[1], shape[3]] : shape;
+        var t = zeroed ? zeros(stored, dtype, device) : empty(stored, dtype, device);
+        return interleaved ? t.transpose(1, 2) : t;
     }
 
     /// <summary>
@@ -112,11 +141,13 @@ public sealed class CudaFused : ILinearAttention
     {
         CheckInputs(q, k, v);
         using var scope = NewDisposeScope();
-        q = Prepared(q); k = Prepared(k); v = Prepared(v);
+        bool interleaved = Interleaved(q, k, v);
+        q = InLayout(q, interleaved); k = InLayout(k, interleaved); v = InLayout(v, interleaved);
         int bh = (int)(q.shape[0] * q.shape[1]), t = (int)q.shape[2], d = (int)q.shape[3], dv = (int)v.shape[3];
+        int heads = (int)q.shape[1], layout = interleaved ? 1 : 0;
         var variant = Variant.For(q.dtype, kernel, d, dv);
-        var y = empty(v.shape, v.dtype, v.device);
-        var y32 = variant.TensorCores ? empty(v.shape, ScalarType.Float32, v.device) : y;
+        var y = NewInLayout(v.shape, v.dtype, v.device, interleaved, zeroed: false);
+        var y32 = variant.TensorCores ? NewInLayout(v.shape, ScalarType.Float32, v.device, interleaved, zeroed: false) : y;
         var z = empty(q.shape[..3], ScalarType.Float32, q.device);
         if (t > 0 && bh > 0 && dv > 0)
         {
@@ -124,11 +155,12 @@ public sealed class CudaFused : ILinearAttention
             CudaDriver.UsePrimaryContext(Ordinal(q));
             IntPtr qp = DevicePointers.Of(q), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v), yp = DevicePointers.Of(y), y32p = DevicePointers.Of(y32), zp = DevicePointers.Of(z);
             float s = (float)scale, e = (float)eps;
-            void** args = stackalloc void*[11];
+            void** args = stackalloc void*[13];
             int n = 0;
             args[n++] = &qp; args[n++] = &kp; args[n++] = &vp; args[n++] = &yp;
             if (variant.TensorCores) args[n++] = &y32p;
             args[n++] = &zp; args[n++] = &t; args[n++] = &d; args[n++] = &dv; args[n++] = &s; args[n++] = &e;
+            args[n++] = &heads; args[n++] = &layout;
             uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
             CudaDriver.Launch(f.Forward, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.ForwardShared, args, variant.ForwardName);
         }
@@ -141,16 +173,18 @@ public sealed class CudaFused : ILinearAttention
     {
         CheckInputs(q, k, v);
         using var scope = NewDisposeScope();
-        q = Prepared(q); k = Prepared(k); v = Prepared(v); y = Prepared(y); z = z.contiguous();
+        bool interleaved = Interleaved(q, k, v);
+        q = InLayout(q, interleaved); k = InLayout(k, interleaved); v = InLayout(v, interleaved); y = InLayout(y, interleaved); z = z.contiguous();
         if (y.dtype != ScalarType.Float32)
             throw new ArgumentException($"fused CUDA backward needs the forward's saved fp32 y, got {y.dtype}");
-        dy = Prepared(dy.to(v.dtype));
+        dy = InLayout(dy.to(v.dtype), interleaved);
         int bh = (int)(q.shape[0] * q.shape[1]), t = (int)q.shape[2], d = (int)q.shape[3], dv = (int)v.shape[3];
+        int heads = (int)q.shape[1], layout = interleaved ? 1 : 0;
         var variant = Variant.For(q.dtype, kernel, d, dv);
         uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
-        var dq = zeros(q.shape, ScalarType.Float32, q.device);
-        var dk = vBlocks > 1 ? zeros(k.shape, ScalarType.Float32, k.device) : empty(k.shape, ScalarType.Float32, k.device);
-        var dvOut = empty(v.shape, v.dtype, v.device);
+        var dq = NewInLayout(q.shape, ScalarType.Float32, q.device, interleaved, zeroed: true);
+        var dk = NewInLayout(k.shape, ScalarType.Float32, k.device, interleaved, zeroed: vBlocks > 1);
+        var dvOut = NewInLayout(v.shape, v.dtype, v.device, interleaved, zeroed: false);
         if (t > 0 && bh > 0 && dv > 0)
         {
             var f = FunctionsFor(Ordinal(q), variant);
@@ -160,11 +194,11 @@ public sealed class CudaFused : ILinearAttention
             IntPtr yp = DevicePointers.Of(y), dyp = DevicePointers.Of(dy), zp = DevicePointers.Of(z), rzp = DevicePointers.Of(rz), deltap = DevicePointers.Of(delta);
             long rows = (long)bh * t;
             float e = (float)eps, s = (float)scale;
-            void** prepArgs = stackalloc void*[] { &yp, &dyp, &zp, &rzp, &deltap, &rows, &dv, &e };
+            void** prepArgs = stackalloc void*[] { &yp, &dyp, &zp, &rzp, &deltap, &rows, &t, &dv, &e, &heads, &layout };
             CudaDriver.Launch(f.Prep, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs, variant.PrepName);
 
             IntPtr qp = DevicePointers.Of(q), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v), dqp = DevicePointers.Of(dq), dkp = DevicePointers.Of(dk), dvp = DevicePointers.Of(dvOut);
-            void** args = stackalloc void*[] { &qp, &kp, &vp, &dyp, &rzp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s };
+            void** args = stackalloc void*[] { &qp, &kp, &vp, &dyp, &rzp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s, &heads, &layout };
             CudaDriver.Launch(f.Backward, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared, args, variant.BackwardName);
         }
         else
@@ -178,6 +212,8 @@ public sealed class CudaFused : ILinearAttention
     private sealed class CudaFusedFunction : FusedAttentionFunction<CudaFusedFunction>
     {
         public override string Name => nameof(CudaFusedFunction);
+
+        protected override Tensor Prepared(Tensor input) => input;
 
         protected override (Tensor Y, Tensor YSaved, Tensor Z) Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps) =>
             ForwardRaw(q, k, v, kernel, scale, eps);

@@ -5,7 +5,9 @@
 //   KERNEL     0 = ReBased f(x) = x^2, 1 = Based f(x) = 1 + x + x^2/2
 //   DP         D padded to a multiple of 16 (<= 128)
 //   BV         output columns per block: 8, 16, 32 or 64
-// Layout: q, k [BH, T, D]; v, y, dy, dv [BH, T, Dv]; z, rz, delta [BH, T]; dq, dk fp32 [BH, T, D].
+// Layout: q, k, dq, dk (fp32) of width D and v, y, dy, dv of width Dv either [BH, T, W] (interleaved = 0) or
+// [B, T, H, W] (interleaved = 1: the projections' own layout, read through strides instead of copied);
+// z, rz, delta [BH, T].
 // CUDA-core tiles: 64 query rows x 64 keys, 256 threads as a TY x TX grid.
 
 typedef unsigned short u16;
@@ -36,6 +38,12 @@ __device__ __forceinline__ u16 from_f32(float x) {
     return r;
 }
 #endif
+
+__device__ __forceinline__ u64 head_offset(u64 bh, int T, int W, int heads, int interleaved) {
+    return interleaved ? (bh / heads) * (u64)T * heads * W + (bh % heads) * (u64)W : bh * (u64)T * W;
+}
+
+__device__ __forceinline__ int row_stride(int W, int heads, int interleaved) { return interleaved ? heads * W : W; }
 
 #define NT 256
 #define BQ 64
@@ -167,7 +175,7 @@ __device__ __forceinline__ void tile_pm(float (&acc)[NI][NN], const float* P, co
 // grid (query tiles, Dv blocks, BH). y = o / (z + eps); z stored by the first Dv block.
 extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_forward(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
-    elem_t* __restrict__ y, float* __restrict__ z, int T, int D, int Dv, float scale, float eps) {
+    elem_t* __restrict__ y, float* __restrict__ z, int T, int D, int Dv, float scale, float eps, int heads, int interleaved) {
     extern __shared__ __align__(16) float smem[];
     float* Qs = smem;             // [64][SQ]
     float* Ks = Qs + 64 * SQ;     // [64][SQ]
@@ -178,14 +186,16 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_forward(
     const int qt = tiles - 1 - blockIdx.x;  // longest rows first
     const int col0 = blockIdx.y * BV;
     const u64 bh = blockIdx.z;
-    q += bh * T * D; k += bh * T * D; v += bh * T * Dv; y += bh * T * Dv; z += bh * T;
+    const int ldq = row_stride(D, heads, interleaved), ldv = row_stride(Dv, heads, interleaved);
+    q += head_offset(bh, T, D, heads, interleaved); k += head_offset(bh, T, D, heads, interleaved);
+    v += head_offset(bh, T, Dv, heads, interleaved); y += head_offset(bh, T, Dv, heads, interleaved); z += bh * T;
     const int tx = threadIdx.x % TX, ty = threadIdx.x / TX;
     const int row0 = qt * BQ;
 
     const bool vq = (D % 4) == 0, vv = (Dv % 4) == 0;
     {
         Stage<DP> sq;
-        sq.fetch(q, row0, 0, T, D, D, vq, scale, nullptr);
+        sq.fetch(q, row0, 0, T, ldq, D, vq, scale, nullptr);
         sq.store(Qs, SQ);
     }
 
@@ -199,16 +209,16 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_forward(
 
     Stage<DP> sk;
     Stage<BV> sv;
-    sk.fetch(k, 0, 0, T, D, D, vq, 1.0f, nullptr);
-    sv.fetch(v, 0, col0, T, Dv, Dv, vv, 1.0f, nullptr);
+    sk.fetch(k, 0, 0, T, ldq, D, vq, 1.0f, nullptr);
+    sv.fetch(v, 0, col0, T, ldv, Dv, vv, 1.0f, nullptr);
     for (int kt = 0; kt <= qt; kt++) {
         __syncthreads();
         sk.store(Ks, SQ);
         sv.store(Vs, SV);
         __syncthreads();
         if (kt < qt) {
-            sk.fetch(k, (kt + 1) * BK, 0, T, D, D, vq, 1.0f, nullptr);
-            sv.fetch(v, (kt + 1) * BK, col0, T, Dv, Dv, vv, 1.0f, nullptr);
+            sk.fetch(k, (kt + 1) * BK, 0, T, ldq, D, vq, 1.0f, nullptr);
+            sv.fetch(v, (kt + 1) * BK, col0, T, ldv, Dv, vv, 1.0f, nullptr);
         }
         float s[TM][SN];
 #pragma unroll
@@ -241,7 +251,7 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_forward(
 #pragma unroll
             for (int n = 0; n < TN; n++) {
                 int col = col0 + tx * TN + n;
-                if (col < Dv) y[(u64)row * Dv + col] = from_f32(o[i][n] * r);
+                if (col < Dv) y[(u64)row * ldv + col] = from_f32(o[i][n] * r);
             }
             if (blockIdx.y == 0 && tx == 0) z[row] = zs[i];
         }
@@ -251,12 +261,13 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_forward(
 // One warp per row: rz = 1 / (z + eps), delta = -rz * (dy . y), the gradient reaching z.
 extern "C" __global__ void la_backward_prep(
     const elem_t* __restrict__ y, const elem_t* __restrict__ dy, const float* __restrict__ z,
-    float* __restrict__ rz, float* __restrict__ delta, long long rows, int Dv, float eps) {
+    float* __restrict__ rz, float* __restrict__ delta, long long rows, int T, int Dv, float eps, int heads, int interleaved) {
     long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
     if (row >= rows) return;
     float sum = 0.0f;
-    for (int c = lane; c < Dv; c += 32) sum += to_f32(dy[row * Dv + c]) * to_f32(y[row * Dv + c]);
+    const u64 at = head_offset(row / T, T, Dv, heads, interleaved) + (u64)(row % T) * row_stride(Dv, heads, interleaved);
+    for (int c = lane; c < Dv; c += 32) sum += to_f32(dy[at + c]) * to_f32(y[at + c]);
 #pragma unroll
     for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
     if (lane == 0) {
@@ -273,7 +284,7 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
     const elem_t* __restrict__ dy, const float* __restrict__ rz, const float* __restrict__ delta,
     float* __restrict__ dq, float* __restrict__ dk, elem_t* __restrict__ dv,
-    int T, int D, int Dv, float scale) {
+    int T, int D, int Dv, float scale, int heads, int interleaved) {
     extern __shared__ __align__(16) float smem[];
     float* Ks = smem;             // [64][SQ] keys
     float* Vs = Ks + 64 * SQ;     // [64][SV] values of the keys
@@ -289,8 +300,10 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
     const bool first_block = blockIdx.y == 0;
     const bool split = gridDim.y > 1;
     const u64 bh = blockIdx.z;
-    q += bh * T * D; k += bh * T * D; dq += bh * T * D; dk += bh * T * D;
-    v += bh * T * Dv; dy += bh * T * Dv; dv += bh * T * Dv;
+    const int ldq = row_stride(D, heads, interleaved), ldv = row_stride(Dv, heads, interleaved);
+    const u64 qk_offset = head_offset(bh, T, D, heads, interleaved), v_offset = head_offset(bh, T, Dv, heads, interleaved);
+    q += qk_offset; k += qk_offset; dq += qk_offset; dk += qk_offset;
+    v += v_offset; dy += v_offset; dv += v_offset;
     rz += bh * T; delta += bh * T;
     const int tx = threadIdx.x % TX, ty = threadIdx.x / TX;
     const int key0 = kt * BK;
@@ -299,8 +312,8 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
     {
         Stage<DP> sk;
         Stage<BV> sv;
-        sk.fetch(k, key0, 0, T, D, D, vq, 1.0f, nullptr);
-        sv.fetch(v, key0, col0, T, Dv, Dv, vv, 1.0f, nullptr);
+        sk.fetch(k, key0, 0, T, ldq, D, vq, 1.0f, nullptr);
+        sv.fetch(v, key0, col0, T, ldv, Dv, vv, 1.0f, nullptr);
         sk.store(Ks, SQ);
         sv.store(Vs, SV);
     }
@@ -316,8 +329,8 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
 
     Stage<DP> sq;
     Stage<BV> sdo;
-    sq.fetch(q, kt * BQ, 0, T, D, D, vq, scale, nullptr);
-    sdo.fetch(dy, kt * BQ, col0, T, Dv, Dv, vv, 1.0f, rz);
+    sq.fetch(q, kt * BQ, 0, T, ldq, D, vq, scale, nullptr);
+    sdo.fetch(dy, kt * BQ, col0, T, ldv, Dv, vv, 1.0f, rz);
     for (int qt = kt; qt < tiles; qt++) {
         const int row0 = qt * BQ;
         __syncthreads();
@@ -329,8 +342,8 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
         sdo.store(Os, SV);
         __syncthreads();
         if (qt + 1 < tiles) {
-            sq.fetch(q, row0 + BQ, 0, T, D, D, vq, scale, nullptr);
-            sdo.fetch(dy, row0 + BQ, col0, T, Dv, Dv, vv, 1.0f, rz);
+            sq.fetch(q, row0 + BQ, 0, T, ldq, D, vq, scale, nullptr);
+            sdo.fetch(dy, row0 + BQ, col0, T, ldv, Dv, vv, 1.0f, rz);
         }
 
         float s[TM][SN], p[TM][SN];
@@ -384,7 +397,7 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
 #pragma unroll
             for (int n = 0; n < DN; n++) {
                 int col = tx * DN + n;
-                if (col < D) atomicAdd(dq + (u64)row * D + col, gq[i][n] * scale);
+                if (col < D) atomicAdd(dq + (u64)row * ldq + col, gq[i][n] * scale);
             }
         }
     }
@@ -396,14 +409,14 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
 #pragma unroll
         for (int n = 0; n < TN; n++) {
             int col = col0 + tx * TN + n;
-            if (col < Dv) dv[(u64)key * Dv + col] = from_f32(gv[i][n]);
+            if (col < Dv) dv[(u64)key * ldv + col] = from_f32(gv[i][n]);
         }
 #pragma unroll
         for (int n = 0; n < DN; n++) {
             int col = tx * DN + n;
             if (col >= D) continue;
-            if (split) atomicAdd(dk + (u64)key * D + col, gk[i][n]);
-            else dk[(u64)key * D + col] = gk[i][n];
+            if (split) atomicAdd(dk + (u64)key * ldq + col, gk[i][n]);
+            else dk[(u64)key * ldq + col] = gk[i][n];
         }
     }
 }
@@ -514,7 +527,7 @@ __device__ __forceinline__ float weight_grad_s(float s, float g1, float g2) {
 
 extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
-    elem_t* __restrict__ y, float* __restrict__ y32, float* __restrict__ z, int T, int D, int Dv, float scale, float eps) {
+    elem_t* __restrict__ y, float* __restrict__ y32, float* __restrict__ z, int T, int D, int Dv, float scale, float eps, int heads, int interleaved) {
     __shared__ __align__(16) u16 Qs[64 * PQ];
     __shared__ __align__(16) u16 Ks[64 * PQ];
     __shared__ __align__(16) u16 Vs[64 * PV];
@@ -522,12 +535,15 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     const int qt = tiles - 1 - blockIdx.x;
     const int col0 = blockIdx.y * BV;
     const u64 bh = blockIdx.z;
-    q += bh * T * D; k += bh * T * D; v += bh * T * Dv; y += bh * T * Dv; y32 += bh * T * Dv; z += bh * T;
+    const int ldq = row_stride(D, heads, interleaved), ldv = row_stride(Dv, heads, interleaved);
+    q += head_offset(bh, T, D, heads, interleaved); k += head_offset(bh, T, D, heads, interleaved);
+    v += head_offset(bh, T, Dv, heads, interleaved); y += head_offset(bh, T, Dv, heads, interleaved);
+    y32 += head_offset(bh, T, Dv, heads, interleaved); z += bh * T;
     const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int row0 = qt * 64;
     const bool vq = D % 8 == 0, vv = Dv % 8 == 0;
 
-    load_tile16<DP, PQ>(Qs, q, row0, 0, T, D, D, vq, nullptr);
+    load_tile16<DP, PQ>(Qs, q, row0, 0, T, ldq, D, vq, nullptr);
     __syncthreads();
     unsigned qa[DP / 16][4];
 #pragma unroll
@@ -542,8 +558,8 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
 
     for (int kt = 0; kt <= qt; kt++) {
         __syncthreads();
-        load_tile16<DP, PQ>(Ks, k, kt * 64, 0, T, D, D, vq, nullptr);
-        load_tile16<BV, PV>(Vs, v, kt * 64, col0, T, Dv, Dv, vv, nullptr);
+        load_tile16<DP, PQ>(Ks, k, kt * 64, 0, T, ldq, D, vq, nullptr);
+        load_tile16<BV, PV>(Vs, v, kt * 64, col0, T, ldv, Dv, vv, nullptr);
         __syncthreads();
         float s[8][4];
 #pragma unroll
@@ -599,8 +615,8 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
             int row = e < 2 ? rlo : rhi, col = col0 + n * 8 + 2 * t + (e & 1);
             if (row < T && col < Dv) {
                 float val = o[n][e] * zmul * (e < 2 ? ilo : ihi);
-                y[(u64)row * Dv + col] = from_f32(val);
-                y32[(u64)row * Dv + col] = val;
+                y[(u64)row * ldv + col] = from_f32(val);
+                y32[(u64)row * ldv + col] = val;
             }
         }
     if (blockIdx.y == 0 && t == 0) {
@@ -613,13 +629,14 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
 // tensor cores see it, so that dP + delta = do . (v_j - y) cancels consistently.
 extern "C" __global__ void la_backward_prep_mma(
     const float* __restrict__ y32, const elem_t* __restrict__ dy, const float* __restrict__ z,
-    float* __restrict__ rz, float* __restrict__ delta, long long rows, int Dv, float eps) {
+    float* __restrict__ rz, float* __restrict__ delta, long long rows, int T, int Dv, float eps, int heads, int interleaved) {
     long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
     if (row >= rows) return;
     float r = 1.0f / (z[row] + eps);
     float sum = 0.0f;
-    for (int c = lane; c < Dv; c += 32) sum += to_f32(from_f32(to_f32(dy[row * Dv + c]) * r)) * y32[row * Dv + c];
+    const u64 at = head_offset(row / T, T, Dv, heads, interleaved) + (u64)(row % T) * row_stride(Dv, heads, interleaved);
+    for (int c = lane; c < Dv; c += 32) sum += to_f32(from_f32(to_f32(dy[at + c]) * r)) * y32[at + c];
 #pragma unroll
     for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
     if (lane == 0) {
@@ -634,7 +651,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
     const elem_t* __restrict__ dy, const float* __restrict__ rz, const float* __restrict__ delta,
     float* __restrict__ dq, float* __restrict__ dk, elem_t* __restrict__ dv,
-    int T, int D, int Dv, float scale) {
+    int T, int D, int Dv, float scale, int heads, int interleaved) {
     extern __shared__ __align__(16) float smem[];
     float* Zs = smem;                              // [64] delta of the queries
     u16* Ks = reinterpret_cast<u16*>(smem + 64);   // [64][PQ]
@@ -648,8 +665,10 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     const int col0 = blockIdx.y * BV;
     const bool first_block = blockIdx.y == 0, split = gridDim.y > 1;
     const u64 bh = blockIdx.z;
-    q += bh * T * D; k += bh * T * D; dq += bh * T * D; dk += bh * T * D;
-    v += bh * T * Dv; dy += bh * T * Dv; dv += bh * T * Dv;
+    const int ldq = row_stride(D, heads, interleaved), ldv = row_stride(Dv, heads, interleaved);
+    const u64 qk_offset = head_offset(bh, T, D, heads, interleaved), v_offset = head_offset(bh, T, Dv, heads, interleaved);
+    q += qk_offset; k += qk_offset; dq += qk_offset; dk += qk_offset;
+    v += v_offset; dy += v_offset; dv += v_offset;
     rz += bh * T; delta += bh * T;
     const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int key0 = kt * 64;
@@ -662,8 +681,8 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     const float g1 = scale, g2 = scale * scale, vmul = 1.0f;
 #endif
 
-    load_tile16<DP, PQ>(Ks, k, key0, 0, T, D, D, vq, nullptr);
-    load_tile16<BV, PV>(Vs, v, key0, col0, T, Dv, Dv, vv, nullptr);
+    load_tile16<DP, PQ>(Ks, k, key0, 0, T, ldq, D, vq, nullptr);
+    load_tile16<BV, PV>(Vs, v, key0, col0, T, ldv, Dv, vv, nullptr);
     __syncthreads();
     unsigned ka[DP / 16][4], va[BV / 16][4];
 #pragma unroll
@@ -680,8 +699,8 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     for (int qt = kt; qt < tiles; qt++) {
         const int row0 = qt * 64;
         __syncthreads();
-        load_tile16<DP, PQ>(Qs, q, row0, 0, T, D, D, vq, nullptr);
-        load_tile16<BV, PV>(Os, dy, row0, col0, T, Dv, Dv, vv, rz);
+        load_tile16<DP, PQ>(Qs, q, row0, 0, T, ldq, D, vq, nullptr);
+        load_tile16<BV, PV>(Os, dy, row0, col0, T, ldv, Dv, vv, rz);
         if (threadIdx.x < 64) {
             int row = row0 + threadIdx.x;
             Zs[threadIdx.x] = row < T && first_block ? delta[row] : 0.0f;
@@ -785,7 +804,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int row = e < 2 ? qlo : qhi, col = n * 8 + 2 * t + (e & 1);
-                if (row < T && col < D) atomicAdd(dq + (u64)row * D + col, gq[n][e]);
+                if (row < T && col < D) atomicAdd(dq + (u64)row * ldq + col, gq[n][e]);
             }
     }
 
@@ -794,7 +813,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             int key = e < 2 ? klo : khi, col = col0 + n * 8 + 2 * t + (e & 1);
-            if (key < T && col < Dv) dv[(u64)key * Dv + col] = from_f32(gv[n][e] * vmul);
+            if (key < T && col < Dv) dv[(u64)key * ldv + col] = from_f32(gv[n][e] * vmul);
         }
 #pragma unroll
     for (int n = 0; n < DP / 8; n++)
@@ -802,8 +821,8 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
         for (int e = 0; e < 4; e++) {
             int key = e < 2 ? klo : khi, col = n * 8 + 2 * t + (e & 1);
             if (key >= T || col >= D) continue;
-            if (split) atomicAdd(dk + (u64)key * D + col, gk[n][e]);
-            else dk[(u64)key * D + col] = gk[n][e];
+            if (split) atomicAdd(dk + (u64)key * ldq + col, gk[n][e]);
+            else dk[(u64)key * ldq + col] = gk[n][e];
         }
 }
 #endif

@@ -15,9 +15,12 @@ internal abstract class FusedAttentionFunction<T> : autograd.SingleTensorFunctio
     protected abstract (Tensor Dq, Tensor Dk, Tensor Dv) Backward(Tensor q, Tensor k, Tensor v, Tensor y, Tensor z, Tensor dy,
         PolynomialKernel kernel, double scale, double eps);
 
+    /// <summary>An input as the form's kernels take it, and as it is saved for the backward (contiguous unless overridden).</summary>
+    protected virtual Tensor Prepared(Tensor input) => input.contiguous();
+
     public sealed override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (q, k, v) = (((Tensor)vars[0]).contiguous(), ((Tensor)vars[1]).contiguous(), ((Tensor)vars[2]).contiguous());
+        var (q, k, v) = (Prepared((Tensor)vars[0]), Prepared((Tensor)vars[1]), Prepared((Tensor)vars[2]));
         var (kernel, scale, eps) = ((PolynomialKernel)vars[3], (double)vars[4], (double)vars[5]);
         var (y, ySaved, z) = Forward(q, k, v, kernel, scale, eps);
         ctx.save_for_backward([q, k, v, ySaved, z]);

@@ -3,12 +3,16 @@ using static TorchSharp.torch;
 
 namespace Rebased.Kernels.LinearAttention;
 
-/// <summary>One correctness case: shapes and kernel of the op.</summary>
-public sealed record LinearAttentionCase(long B, long H, long T, long D, long Dv, PolynomialKernel Kernel, double Eps = 1e-5)
+/// <summary>
+/// One correctness case: shapes and kernel of the op; with <paramref name="HeadSplit"/>, q, k and v are passed as
+/// the mixers pass them: [B, H, T, W] views of dense [B, T, H, W] tensors.
+/// </summary>
+public sealed record LinearAttentionCase(long B, long H, long T, long D, long Dv, PolynomialKernel Kernel, double Eps = 1e-5, bool HeadSplit = false)
 {
     public double Scale => 1.0 / Math.Sqrt(D);
 
-    public override string ToString() => $"{Kernel.ToString().ToLowerInvariant()} B={B} H={H} T={T} D={D} Dv={Dv}";
+    public override string ToString() =>
+        $"{Kernel.ToString().ToLowerInvariant()} B={B} H={H} T={T} D={D} Dv={Dv}{(HeadSplit ? " head-split views" : "")}";
 }
 
 /// <summary>Relative errors ‖ours − ref‖/‖ref‖ of the output and the three gradients; null fields mean skipped.</summary>
@@ -37,6 +41,9 @@ public static class LinearAttentionCheck
         new(1, 2, 2048, 16, 42, PolynomialKernel.Based),
         new(1, 1, 2048, 4, 1, PolynomialKernel.Rebased),
         new(3, 12, 48, 16, 2, PolynomialKernel.Rebased),
+        new(3, 12, 48, 16, 10, PolynomialKernel.Rebased, HeadSplit: true),
+        new(2, 4, 333, 16, 8, PolynomialKernel.Based, HeadSplit: true),
+        new(1, 3, 130, 32, 64, PolynomialKernel.Rebased, HeadSplit: true),
     ];
 
     /// <summary>Tolerance on the relative error: 1e-5 for fp32/fp64, 2e-2 for 16-bit types.</summary>
@@ -74,11 +81,13 @@ public static class LinearAttentionCheck
     /// <summary>y, dq, dk, dv in float64 for inputs cast to <paramref name="dtype"/>.</summary>
     private static Tensor[] Evaluate(ILinearAttention form, Tensor q, Tensor k, Tensor v, Tensor g, LinearAttentionCase c, ScalarType dtype)
     {
-        var qd = q.to(dtype).detach().requires_grad_();
-        var kd = k.to(dtype).detach().requires_grad_();
-        var vd = v.to(dtype).detach().requires_grad_();
-        var y = form.Forward(qd, kd, vd, c.Kernel, c.Scale, c.Eps);
+        // Head-split views: the leaves are dense [B, T, H, W]; the form sees their [B, H, T, W] transposes.
+        Tensor Leaf(Tensor x) => (c.HeadSplit ? x.transpose(1, 2).contiguous() : x).to(dtype).detach().requires_grad_();
+        Tensor AsInput(Tensor leaf) => c.HeadSplit ? leaf.transpose(1, 2) : leaf;
+        Tensor Gradient(Tensor leaf) => AsInput(leaf.grad!).to(ScalarType.Float64);
+        var (qd, kd, vd) = (Leaf(q), Leaf(k), Leaf(v));
+        var y = form.Forward(AsInput(qd), AsInput(kd), AsInput(vd), c.Kernel, c.Scale, c.Eps);
         (y.to(ScalarType.Float64) * g).sum().backward();
-        return [y.detach().to(ScalarType.Float64), qd.grad!.to(ScalarType.Float64), kd.grad!.to(ScalarType.Float64), vd.grad!.to(ScalarType.Float64)];
+        return [y.detach().to(ScalarType.Float64), Gradient(qd), Gradient(kd), Gradient(vd)];
     }
 }
