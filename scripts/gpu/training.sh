@@ -2,11 +2,12 @@
 # On a GPU host with the bundle unpacked at $R (default /tmp/b/rebased/rebased), from the repository root:
 # the training benchmark against the reference's table, one epoch of real training, sweep throughput for
 # 1, 2, 4 and 8 runs per GPU, and a slice of the Figure-1 grid. Logs and stores go to ${OUT:-.}.
+# BENCH_ARGS adds options to every `bench train` (e.g. --precision bf16).
 set -u
 R=${R:-/tmp/b/rebased/rebased}
 out=${OUT:-.}
 stages=${STAGES:-bench,epoch,throughput,fig1}   # also: seeds (simple_mqar over eight seeds)
-bench() { timeout 60 $R bench train --device cuda --steps 15 --warmup 3 "$@" 2>&1 | grep -E "^(mixer|step|ms/step|tokens/s|peak)" | tr -s ' ' | tee -a $out/bench-train.log; echo | tee -a $out/bench-train.log; }
+bench() { timeout 60 $R bench train --device cuda --steps 15 --warmup 3 ${BENCH_ARGS:-} "$@" 2>&1 | grep -E "^(mixer|step|ms/step|tokens/s|peak)" | tr -s ' ' | tee -a $out/bench-train.log; echo | tee -a $out/bench-train.log; }
 if [[ $stages == *bench* ]]; then
   echo "== bench train (batch 512, fp32)"
   for m in ${BENCH_512:-rebased based conv_attention rwkv mamba attention}; do bench --mixer $m --seq-len 512 --kv-pairs 128 --d-model 128; done
