@@ -1,4 +1,5 @@
 using Rebased.Kernels.CrossEntropy;
+using Rebased.Kernels.Normalization;
 using Rebased.Native;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -11,7 +12,7 @@ public sealed class InfoCommand : Command<InfoCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandOption("--check-device")]
-        [System.ComponentModel.Description("Also compute a matmul and its gradient, and the fused cross-entropy kernel, on every CUDA device and compare with the CPU.")]
+        [System.ComponentModel.Description("Also compute a matmul and its gradient, and the fused cross-entropy and layer-norm kernels, on every CUDA device and compare with the CPU.")]
         public bool CheckDevice { get; init; }
     }
 
@@ -33,6 +34,10 @@ public sealed class InfoCommand : Command<InfoCommand.Settings>
             pass = loss < 1e-6 && gradient < 1e-6;
             ok &= pass;
             AnsiConsole.WriteLine($"device check {device}: fused softmax cross-entropy vs float64 autograd, relative error loss {loss:E2}, gradient {gradient:E2} {(pass ? "PASS" : "FAIL")}");
+            var (y, dx, dweight, dbias) = LayerNormCheck.Compare(LayerNormForms.Fused, torch.device(device));
+            pass = Math.Max(Math.Max(y, dx), Math.Max(dweight, dbias)) < 1e-5;
+            ok &= pass;
+            AnsiConsole.WriteLine($"device check {device}: fused layer norm vs float64 autograd, relative error y {y:E2}, dx {dx:E2}, dweight {dweight:E2}, dbias {dbias:E2} {(pass ? "PASS" : "FAIL")}");
         }
         return ok ? ExitCodes.Ok : ExitCodes.Failure;
     }

@@ -1,6 +1,6 @@
 using Rebased.Kernels.LinearAttention;
+using Rebased.Models;
 using TorchSharp;
-using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
@@ -12,15 +12,15 @@ namespace Rebased.Mixers;
 /// </summary>
 public sealed class Based : PolynomialAttention
 {
-    [ComponentName(Name = "ln_q")] private readonly LayerNorm? _lnQ;
-    [ComponentName(Name = "ln_k")] private readonly LayerNorm? _lnK;
+    [ComponentName(Name = "ln_q")] private readonly FusedLayerNorm? _lnQ;
+    [ComponentName(Name = "ln_k")] private readonly FusedLayerNorm? _lnK;
 
     public Based(int dModel, int featureDim = 16, int numHeads = 12, bool qkNorm = false, string attentionForm = "auto", double eps = DefaultEps)
         : base(nameof(Based), dModel, featureDim, numHeads, PolynomialKernel.Based, attentionForm, eps)
     {
         if (!qkNorm) return;
-        _lnQ = nn.LayerNorm(featureDim * numHeads);
-        _lnK = nn.LayerNorm(featureDim * numHeads);
+        _lnQ = new FusedLayerNorm(featureDim * numHeads);
+        _lnK = new FusedLayerNorm(featureDim * numHeads);
         register_module("ln_q", _lnQ);
         register_module("ln_k", _lnK);
     }

@@ -1,4 +1,6 @@
 using Rebased.Kernels.LinearAttention;
+using Rebased.Kernels.Normalization;
+using Rebased.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -43,7 +45,7 @@ public sealed class ReBased : PolynomialAttention
         int width = featureDim * numHeads;
         (_lnQ, _lnK) = transform switch
         {
-            QueryKeyTransform.LayerNorm => ((nn.Module<Tensor, Tensor>)nn.LayerNorm(width, NormEps), nn.LayerNorm(width, NormEps)),
+            QueryKeyTransform.LayerNorm => ((nn.Module<Tensor, Tensor>)new FusedLayerNorm(width, NormEps), new FusedLayerNorm(width, NormEps)),
             QueryKeyTransform.Normalize => (new Normalizer(width), new Normalizer(width)),
             QueryKeyTransform.GammaBeta => (new Scaler(width, useBeta: true), new Scaler(width, useBeta: true)),
             QueryKeyTransform.Gamma => (new Scaler(width, useBeta: false), new Scaler(width, useBeta: false)),
@@ -106,6 +108,8 @@ public sealed class ReBased : PolynomialAttention
 
         public Normalizer(int width) : base(nameof(Normalizer)) => _width = width;
 
-        public override Tensor forward(Tensor x) => nn.functional.layer_norm(x, new[] { _width }, null, null, NormEps);
+        public override Tensor forward(Tensor x) => x.dim() > 0 && x.shape[^1] == _width
+            ? LayerNormForms.Apply(x, null, null, NormEps)
+            : throw new ArgumentException($"normalisation over {_width} features got an input of shape [{string.Join(", ", x.shape)}]");
     }
 }

@@ -71,14 +71,14 @@ public sealed class LMBackbone : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "embeddings")] private readonly TokenEmbeddings _embeddings;
     [ComponentName(Name = "layers")] private readonly ModuleList<ResidualBlock> _layers;
-    [ComponentName(Name = "ln_f")] private readonly LayerNorm _lnF;
+    [ComponentName(Name = "ln_f")] private readonly FusedLayerNorm _lnF;
     private readonly double _dropoutF;
 
     public LMBackbone(ModelConfig config, int vocabSize) : base(nameof(LMBackbone))
     {
         _embeddings = new TokenEmbeddings(config.DModel, vocabSize, config.MaxPositionEmbeddings, config.LearnableWordEmbeddings);
         _layers = new ModuleList<ResidualBlock>(Enumerable.Range(0, config.NLayers).Select(i => BlockFactory.Create(config, i)).ToArray());
-        _lnF = nn.LayerNorm(config.DModel, config.LayerNormEpsilon);
+        _lnF = new FusedLayerNorm(config.DModel, config.LayerNormEpsilon);
         _dropoutF = config.ResidDropout;
         register_module("embeddings", _embeddings);
         register_module("layers", _layers);

@@ -1,7 +1,6 @@
 using Rebased.Configs;
 using Rebased.Mixers;
 using TorchSharp;
-using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
@@ -17,8 +16,8 @@ namespace Rebased.Models;
 public sealed class TransformerBlock : ResidualBlock
 {
     [ComponentName(Name = "sequence_mixer")] private readonly nn.Module<Tensor, Tensor> _sequenceMixer;
-    [ComponentName(Name = "norm1")] private readonly LayerNorm _norm1;
-    [ComponentName(Name = "norm2")] private readonly LayerNorm _norm2;
+    [ComponentName(Name = "norm1")] private readonly FusedLayerNorm _norm1;
+    [ComponentName(Name = "norm2")] private readonly FusedLayerNorm _norm2;
     private readonly double _dropout1;
     private readonly double _dropout2;
     private readonly bool _preNorm;
@@ -30,8 +29,8 @@ public sealed class TransformerBlock : ResidualBlock
         if (config.DropPath != 0.0)
             throw new UserError($"drop_path {config.DropPath} is not supported (the MQAR models use 0)");
         _sequenceMixer = MixerFactory.Create(config.SequenceMixer, config.DModel, layerIdx);
-        _norm1 = nn.LayerNorm(config.DModel, elementwise_affine: config.AffineNorm);
-        _norm2 = nn.LayerNorm(config.DModel, elementwise_affine: config.AffineNorm);
+        _norm1 = new FusedLayerNorm(config.DModel, elementwiseAffine: config.AffineNorm);
+        _norm2 = new FusedLayerNorm(config.DModel, elementwiseAffine: config.AffineNorm);
         _dropout1 = layerIdx == 0 ? config.EmbedDropout : config.ResidDropout;
         _dropout2 = config.ResidDropout;
         _preNorm = config.PreNorm;
