@@ -44,6 +44,7 @@ public static class LinearAttentionCheck
         new(3, 12, 48, 16, 10, PolynomialKernel.Rebased, HeadSplit: true),
         new(2, 4, 333, 16, 8, PolynomialKernel.Based, HeadSplit: true),
         new(1, 3, 130, 32, 64, PolynomialKernel.Rebased, HeadSplit: true),
+        new(1, 12, 200, 16, 21, PolynomialKernel.Based, HeadSplit: true),
     ];
 
     /// <summary>Tolerance on the relative error: 1e-5 for fp32/fp64, 2e-2 for 16-bit types.</summary>
