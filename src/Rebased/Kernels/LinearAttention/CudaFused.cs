@@ -49,7 +49,7 @@ public sealed class CudaFused : ILinearAttention
 
     /// <summary>
     /// Compile-time shape of one kernel variant. fp32 runs the register-tiled CUDA-core kernels (256 threads,
-    /// Dv blocks of 8 to 64); 16-bit dtypes run the tensor-core kernels (128 threads, Dv blocks of 16..64).
+    /// Dv blocks of 8..64); 16-bit dtypes run the tensor-core kernels (128 threads, Dv blocks of 16..64).
     /// </summary>
     internal readonly record struct Variant(ScalarType Dtype, PolynomialKernel Kernel, int DP, int BV)
     {
@@ -57,13 +57,10 @@ public sealed class CudaFused : ILinearAttention
         {
             int dp = (d + 15) / 16 * 16;
             int bv = dtype == ScalarType.Float32
-                ? FloatBlockWidths.First(w => w >= Math.Min(dv, 64))
+                ? dv <= 8 ? 8 : dv <= 16 ? 16 : dv <= 32 ? 32 : 64
                 : Math.Min(64, (dv + 15) / 16 * 16);
             return new(dtype, kernel, dp, bv);
         }
-
-        /// <summary>The fp32 kernels' Dv blocks: narrow heads pad to the next of these (a thread owns 1 to 4 columns of 4 to 16 per row).</summary>
-        private static readonly int[] FloatBlockWidths = [8, 12, 16, 24, 32, 48, 64];
 
         public bool TensorCores => Dtype != ScalarType.Float32;
         public uint Threads => TensorCores ? 128u : 256u;

@@ -4,7 +4,7 @@
 //   ELEM_KIND  0 = float, 1 = bf16, 2 = fp16 (storage type of q, k, v, y, dy, dv)
 //   KERNEL     0 = ReBased f(x) = x^2, 1 = Based f(x) = 1 + x + x^2/2
 //   DP         D padded to a multiple of 16 (<= 128)
-//   BV         output columns per block: 8, 12, 16, 24, 32, 48 or 64 for fp32 (16, 32, 48 or 64 for 16-bit)
+//   BV         output columns per block: 8, 16, 32 or 64
 // Layout: q, k, dq, dk (fp32) of width D and v, y, dy, dv of width Dv either [BH, T, W] (interleaved = 0) or
 // [B, T, H, W] (interleaved = 1: the projections' own layout, read through strides instead of copied);
 // z, rz, delta [BH, T].
@@ -48,7 +48,7 @@ __device__ __forceinline__ int row_stride(int W, int heads, int interleaved) { r
 #define NT 256
 #define BQ 64
 #define BK 64
-#define TX (BV % 16 == 0 ? 16 : BV % 8 == 0 ? 8 : 4)
+#define TX (BV < 16 ? BV : 16)
 #define TY (NT / TX)
 #define TM (BQ / TY)
 #define TN (BV / TX)
