@@ -70,7 +70,7 @@ public sealed class CudaFused : ILinearAttention
 
         private int SQ => DP + 4;
         private int SV => BV + 4;
-        private const int SA = Tile + 4;
+        private int SA => Tile + (BV < 16 ? BV : 16);
 
         /// <summary>Dynamic shared memory in bytes (the tensor-core forward uses static shared memory).</summary>
         public int ForwardShared => TensorCores ? 0 : 4 * Tile * (2 * SQ + SV + SA);

@@ -56,7 +56,7 @@ __device__ __forceinline__ int row_stride(int W, int heads, int interleaved) { r
 #define DN (DP / TX)
 #define SQ (DP + 4)
 #define SV (BV + 4)
-#define SA (BK + 4)
+#define SA (BK + TX)  // rows TX banks apart: the weight-tile stores of a warp's two (TX = 16) or four (TX = 8) rows do not collide
 #define MIN_BLOCKS (DP <= 32 ? 2 : 1)
 
 __device__ __forceinline__ float weight(float x) {
@@ -128,6 +128,27 @@ struct Stage {
     }
 };
 
+// N consecutive floats from shared memory, in 16- or 8-byte loads where N allows (p aligned to match).
+template <int N>
+__device__ __forceinline__ void load_consecutive(float (&r)[N], const float* p) {
+    if constexpr (N % 4 == 0) {
+#pragma unroll
+        for (int i = 0; i < N; i += 4) {
+            float4 v = *reinterpret_cast<const float4*>(p + i);
+            r[i] = v.x; r[i + 1] = v.y; r[i + 2] = v.z; r[i + 3] = v.w;
+        }
+    } else if constexpr (N % 2 == 0) {
+#pragma unroll
+        for (int i = 0; i < N; i += 2) {
+            float2 v = *reinterpret_cast<const float2*>(p + i);
+            r[i] = v.x; r[i + 1] = v.y;
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < N; i++) r[i] = p[i];
+    }
+}
+
 // acc[i][j] += sum_d A[rowA(i)][d] * B[rowB(j)][d], rowA(i) = ty + TY*i, rowB(j) = tx + TX*j; depth multiple of 4.
 template <int NI, int NJ>
 __device__ __forceinline__ void tile_abt(float (&acc)[NI][NJ], const float* A, int strideA, const float* B, int strideB, int depth, int ty, int tx) {
@@ -160,8 +181,7 @@ __device__ __forceinline__ void tile_pm(float (&acc)[NI][NN], const float* P, co
 #pragma unroll
         for (int jj = 0; jj < 4; jj++) {
             float m[NN];
-#pragma unroll
-            for (int n = 0; n < NN; n++) m[n] = M[(j + jj) * strideM + col0 + n];
+            load_consecutive<NN>(m, M + (j + jj) * strideM + col0);
 #pragma unroll
             for (int i = 0; i < NI; i++) {
                 float pv = jj == 0 ? p[i].x : jj == 1 ? p[i].y : jj == 2 ? p[i].z : p[i].w;
@@ -381,10 +401,8 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
 #pragma unroll 4
         for (int j = 0; j < BK; j++) {
             float xv[TM], kv[DN];
-#pragma unroll
-            for (int i = 0; i < TM; i++) xv[i] = Xs[j * SA + ty * TM + i];
-#pragma unroll
-            for (int n = 0; n < DN; n++) kv[n] = Ks[j * SQ + tx * DN + n];
+            load_consecutive<TM>(xv, Xs + j * SA + ty * TM);
+            load_consecutive<DN>(kv, Ks + j * SQ + tx * DN);
 #pragma unroll
             for (int i = 0; i < TM; i++)
 #pragma unroll
