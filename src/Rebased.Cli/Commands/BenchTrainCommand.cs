@@ -79,13 +79,14 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         for (int step = 0; step < s.Warmup + s.Steps && !cancellation.IsCancellationRequested; step++)
         {
             var clock = Stopwatch.StartNew();
-            using (var scope = NewDisposeScope())
+            // One dispose scope per micro-batch, as the trainer has: a micro-batch's tensors go before the next one's forward.
+            for (int micro = 0; micro < accumulation; micro++)
             {
-                for (int micro = 0; micro < accumulation; micro++)
-                    Trainer.ForwardBackward(trainingModel, batches.Batch(step, micro), accumulation);
-                optimizer.Step();
-                optimizer.ZeroGrad();
+                using var scope = NewDisposeScope();
+                Trainer.ForwardBackward(trainingModel, batches.Batch(step, micro), accumulation);
             }
+            optimizer.Step();
+            optimizer.ZeroGrad();
             if (cuda) torch.cuda.synchronize(device);
             if (step >= s.Warmup) times.Add(clock.Elapsed.TotalMilliseconds);
             if (cuda) peak = Math.Max(peak, CudaDriver.MemoryInUse(device.index < 0 ? 0 : device.index));
@@ -119,9 +120,9 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         for (int step = 0; step < 3; step++)
         {
             var totals = new double[4];
-            using var scope = NewDisposeScope();
             for (int micro = 0; micro < accumulation; micro++)
             {
+                using var scope = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
                 var batch = batches.Batch(step, micro);
                 Sync(); totals[0] += clock.Elapsed.TotalMilliseconds; clock.Restart();
