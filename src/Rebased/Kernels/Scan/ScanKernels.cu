@@ -179,6 +179,27 @@ struct TileIndex
     }
 };
 
+// This thread's place in the selective-scan grid: state n of channel d = d0 + c of batch b (dc: d clamped to the
+// last channel, for the loads of threads past it), with its A[d][n] and D skip.
+struct Lane
+{
+    int n, c, d0, d, b, dc;
+    bool active;
+    float a, skip;
+    __device__ __forceinline__ Lane(const float* __restrict__ A, const float* __restrict__ Dv, int channels)
+    {
+        n = threadIdx.x % NSTATE;
+        c = threadIdx.x / NSTATE;
+        d0 = blockIdx.x * CPB;
+        d = d0 + c;
+        b = blockIdx.y;
+        active = d < channels;
+        dc = active ? d : channels - 1;
+        a = A[dc * NSTATE + n];
+        skip = Dv ? Dv[dc] : 0.f;
+    }
+};
+
 // B and C of the chunk, [CHUNK][PAD_N], zero past the end of the sequence.
 __device__ __forceinline__ void stage_bc(float (*sB)[PAD_N], float (*sC)[PAD_N], const float* __restrict__ Bm,
     const float* __restrict__ Cm, int b, int t0, int length, int steps)
@@ -201,16 +222,11 @@ extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_forward(
 {
     __shared__ float sU[CPB][PAD_T], sDt[CPB][PAD_T], sY[CPB][PAD_T];
     __shared__ float sB[CHUNK][PAD_N], sC[CHUNK][PAD_N];
-    int n = threadIdx.x % NSTATE;
-    int c = threadIdx.x / NSTATE;
-    int d0 = blockIdx.x * CPB;
-    int d = d0 + c;
-    int b = blockIdx.y;
-    bool active = d < channels;
-    int dc = active ? d : channels - 1;
+    const Lane lane(A, Dv, channels);
+    const int n = lane.n, c = lane.c, d0 = lane.d0, d = lane.d, b = lane.b;
+    const bool active = lane.active;
+    const float a = lane.a, skip = lane.skip;
     int chunks = (steps + CHUNK - 1) / CHUNK;
-    float a = A[dc * NSTATE + n];
-    float skip = Dv ? Dv[dc] : 0.f;
     float h = 0.f;
     for (int chunk = 0; chunk < chunks; chunk++)
     {
@@ -275,16 +291,11 @@ extern "C" __global__ void __launch_bounds__(SS_THREADS) selective_scan_backward
     __shared__ float sdB[SS_COPIES][CHUNK][PAD_N];
     __shared__ float sdC[SS_COPIES][CHUNK][PAD_N];
     int copy = (threadIdx.x / 32) % SS_COPIES;
-    int n = threadIdx.x % NSTATE;
-    int c = threadIdx.x / NSTATE;
-    int d0 = blockIdx.x * CPB;
-    int d = d0 + c;
-    int b = blockIdx.y;
-    bool active = d < channels;
-    int dc = active ? d : channels - 1;
+    const Lane lane(A, Dv, channels);
+    const int n = lane.n, c = lane.c, d0 = lane.d0, d = lane.d, b = lane.b, dc = lane.dc;
+    const bool active = lane.active;
+    const float a = lane.a, skip = lane.skip;
     int chunks = (steps + CHUNK - 1) / CHUNK;
-    float a = A[dc * NSTATE + n];
-    float skip = Dv ? Dv[dc] : 0.f;
     float carry = 0.f; // exp(Δ_{t+1}A)·λ_{t+1}
     float dA_acc = 0.f;
     float dD_acc[TILE_ITERS], dbias_acc[TILE_ITERS];
