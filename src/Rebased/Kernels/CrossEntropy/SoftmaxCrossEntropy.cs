@@ -45,14 +45,11 @@ public static class SoftmaxCrossEntropy
         var t = targets.contiguous();
         var loss = empty(logits.shape[0], ScalarType.Float32, logits.device);
         if (logits.shape[0] == 0) return loss;
-        int ordinal = Math.Max(0, (int)logits.device.index);
         IntPtr zp = DevicePointers.Of(logits), tp = DevicePointers.Of(t), lp = DevicePointers.Of(loss);
         int vocab = (int)logits.shape[1];
         float s = (float)scale;
         void** args = stackalloc void*[] { &zp, &tp, &lp, &vocab, &s };
-        var function = CudaModules.Function(ordinal, "CudaCrossEntropy.cu", [], KernelName);
-        CudaDriver.UsePrimaryContext(ordinal);
-        CudaDriver.Launch(function, ((uint)logits.shape[0], 1, 1), Threads, 0, args, KernelName);
+        CudaModules.Launch(logits, "CudaCrossEntropy.cu", [], KernelName, ((uint)logits.shape[0], 1, 1), Threads, 0, args);
         if (!ReferenceEquals(t, targets)) t.Dispose();
         return loss;
     }

@@ -88,14 +88,7 @@ public sealed class CudaFused : ILinearAttention
         ];
     }
 
-    private sealed record Functions(IntPtr Forward, IntPtr Prep, IntPtr Backward);
-
-    private static Functions FunctionsFor(int ordinal, Variant variant) => new(
-        CudaModules.Function(ordinal, "CudaFused.cu", variant.Defines, variant.ForwardName, variant.ForwardShared),
-        CudaModules.Function(ordinal, "CudaFused.cu", variant.Defines, variant.PrepName),
-        CudaModules.Function(ordinal, "CudaFused.cu", variant.Defines, variant.BackwardName, variant.BackwardShared));
-
-    private static int Ordinal(Tensor t) => Math.Max(0, (int)t.device.index);
+    private const string SourceFile = "CudaFused.cu";
 
     /// <summary>
     /// Whether a [B, H, T, W] tensor is the head-split view of a dense [B, T, H, W] tensor (what the mixers pass:
@@ -151,8 +144,6 @@ public sealed class CudaFused : ILinearAttention
         var z = empty(q.shape[..3], ScalarType.Float32, q.device);
         if (t > 0 && bh > 0 && dv > 0)
         {
-            var f = FunctionsFor(Ordinal(q), variant);
-            CudaDriver.UsePrimaryContext(Ordinal(q));
             IntPtr qp = DevicePointers.Of(q), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v), yp = DevicePointers.Of(y), y32p = DevicePointers.Of(y32), zp = DevicePointers.Of(z);
             float s = (float)scale, e = (float)eps;
             void** args = stackalloc void*[13];
@@ -162,7 +153,7 @@ public sealed class CudaFused : ILinearAttention
             args[n++] = &zp; args[n++] = &t; args[n++] = &d; args[n++] = &dv; args[n++] = &s; args[n++] = &e;
             args[n++] = &heads; args[n++] = &layout;
             uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
-            CudaDriver.Launch(f.Forward, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.ForwardShared, args, variant.ForwardName);
+            CudaModules.Launch(q, SourceFile, variant.Defines, variant.ForwardName, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.ForwardShared, args);
         }
         return (y.MoveToOuterDisposeScope(), y32.MoveToOuterDisposeScope(), z.MoveToOuterDisposeScope());
     }
@@ -187,19 +178,17 @@ public sealed class CudaFused : ILinearAttention
         var dvOut = NewInLayout(v.shape, v.dtype, v.device, interleaved, zeroed: false);
         if (t > 0 && bh > 0 && dv > 0)
         {
-            var f = FunctionsFor(Ordinal(q), variant);
-            CudaDriver.UsePrimaryContext(Ordinal(q));
             var rz = empty(z.shape, ScalarType.Float32, z.device);
             var delta = empty(z.shape, ScalarType.Float32, z.device);
             IntPtr yp = DevicePointers.Of(y), dyp = DevicePointers.Of(dy), zp = DevicePointers.Of(z), rzp = DevicePointers.Of(rz), deltap = DevicePointers.Of(delta);
             long rows = (long)bh * t;
             float e = (float)eps, s = (float)scale;
             void** prepArgs = stackalloc void*[] { &yp, &dyp, &zp, &rzp, &deltap, &rows, &t, &dv, &e, &heads, &layout };
-            CudaDriver.Launch(f.Prep, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs, variant.PrepName);
+            CudaModules.Launch(q, SourceFile, variant.Defines, variant.PrepName, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs);
 
             IntPtr qp = DevicePointers.Of(q), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v), dqp = DevicePointers.Of(dq), dkp = DevicePointers.Of(dk), dvp = DevicePointers.Of(dvOut);
             void** args = stackalloc void*[] { &qp, &kp, &vp, &dyp, &rzp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s, &heads, &layout };
-            CudaDriver.Launch(f.Backward, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared, args, variant.BackwardName);
+            CudaModules.Launch(q, SourceFile, variant.Defines, variant.BackwardName, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared, args);
         }
         else
         {

@@ -61,14 +61,11 @@ public static class LayerNormForms
         var rstd = empty(rows, ScalarType.Float32, x.device);
         if (rows > 0)
         {
-            int ordinal = Ordinal(x);
-            var function = CudaModules.Function(ordinal, SourceFile, Defines(width), ForwardKernel);
-            CudaDriver.UsePrimaryContext(ordinal);
             IntPtr xp = DevicePointers.Of(x), wp = DevicePointers.Of(weight), bp = DevicePointers.Of(bias);
             IntPtr yp = DevicePointers.Of(y), mp = DevicePointers.Of(mean), rp = DevicePointers.Of(rstd);
             float e = (float)eps;
             void** args = stackalloc void*[] { &xp, &wp, &bp, &yp, &mp, &rp, &rows, &width, &e };
-            CudaDriver.Launch(function, ((uint)((rows + Warps - 1) / Warps), 1, 1), Threads, 0, args, ForwardKernel);
+            CudaModules.Launch(x, SourceFile, Defines(width), ForwardKernel, ((uint)((rows + Warps - 1) / Warps), 1, 1), Threads, 0, args);
         }
         return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), rstd.MoveToOuterDisposeScope());
     }
@@ -87,21 +84,16 @@ public static class LayerNormForms
         var dbiasPart = hasBias ? empty(new[] { blocks, width }, ScalarType.Float32, x.device) : null;
         if (rows > 0)
         {
-            int ordinal = Ordinal(x);
-            var function = CudaModules.Function(ordinal, SourceFile, Defines(width), BackwardKernel);
-            CudaDriver.UsePrimaryContext(ordinal);
             IntPtr dyp = DevicePointers.Of(dy), xp = DevicePointers.Of(x), wp = DevicePointers.Of(weight);
             IntPtr mp = DevicePointers.Of(mean), rp = DevicePointers.Of(rstd), dxp = DevicePointers.Of(dx);
             IntPtr dwp = DevicePointers.Of(dweightPart), dbp = DevicePointers.Of(dbiasPart);
             void** args = stackalloc void*[] { &dyp, &xp, &wp, &mp, &rp, &dxp, &dwp, &dbp, &rows, &width };
-            CudaDriver.Launch(function, ((uint)blocks, 1, 1), Threads, 0, args, BackwardKernel);
+            CudaModules.Launch(x, SourceFile, Defines(width), BackwardKernel, ((uint)blocks, 1, 1), Threads, 0, args);
         }
         var dweight = dweightPart?.sum(new long[] { 0 });
         var dbias = dbiasPart?.sum(new long[] { 0 });
         return (dx.MoveToOuterDisposeScope(), dweight?.MoveToOuterDisposeScope(), dbias?.MoveToOuterDisposeScope());
     }
-
-    private static int Ordinal(Tensor t) => Math.Max(0, (int)t.device.index);
 
     private static string[] Defines(int width) => [$"LN_CHUNKS={(width + 31) / 32}"];
 

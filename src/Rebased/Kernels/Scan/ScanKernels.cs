@@ -24,19 +24,9 @@ internal static unsafe class ScanKernels
     /// </summary>
     public static Tensor SumOverFirstDimension(Tensor partials) => partials.sum(new long[] { 0 });
 
-    public static int Ordinal(Tensor t) => Math.Max(0, (int)t.device.index);
-
     /// <summary>State sizes the selective-scan kernels support: one lane per state, whole groups per warp.</summary>
     public static bool SupportsStateSize(long n) => n is 1 or 2 or 4 or 8 or 16 or 32;
 
-    public static IntPtr Function(int ordinal, int states, string name) =>
-        CudaModules.Function(ordinal, "ScanKernels.cu", [$"NSTATE={states}"], name);
-
-    public static void Launch(Tensor anyInput, int states, string name, (uint X, uint Y, uint Z) grid, uint threads, void** args)
-    {
-        int ordinal = Ordinal(anyInput);
-        var f = Function(ordinal, states, name);
-        CudaDriver.UsePrimaryContext(ordinal);
-        CudaDriver.Launch(f, grid, threads, 0, args, name);
-    }
+    public static void Launch(Tensor anyInput, int states, string name, (uint X, uint Y, uint Z) grid, uint threads, void** args) =>
+        CudaModules.Launch(anyInput, "ScanKernels.cu", [$"NSTATE={states}"], name, grid, threads, 0, args);
 }

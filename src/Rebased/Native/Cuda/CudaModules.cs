@@ -58,6 +58,20 @@ public static class CudaModules
         }
     }
 
+    /// <summary>
+    /// Launches <see cref="Function"/>(…, <paramref name="kernel"/>) on the device of <paramref name="onDevice"/>, in its
+    /// primary context and on the legacy default stream (ordered with libtorch's work); <paramref name="sharedBytes"/> of
+    /// dynamic shared memory, opted into above 48 KB.
+    /// </summary>
+    public static unsafe void Launch(TorchSharp.torch.Tensor onDevice, string file, IReadOnlyList<string> defines, string kernel,
+        (uint X, uint Y, uint Z) grid, uint threads, uint sharedBytes, void** args)
+    {
+        int ordinal = DevicePointers.Ordinal(onDevice);
+        var function = Function(ordinal, file, defines, kernel, (int)sharedBytes);
+        CudaDriver.UsePrimaryContext(ordinal);
+        CudaDriver.Launch(function, grid, threads, sharedBytes, args, kernel);
+    }
+
     private static readonly Dictionary<(int, string, string, string, int), IntPtr> Functions = new();
     private static readonly Dictionary<string, string> Sources = new();
 

@@ -11,4 +11,7 @@ public static partial class DevicePointers
 
     /// <summary>Address of the first element (storage offset included) of a tensor, or null for none.</summary>
     public static IntPtr Of(Tensor? t) => t is null ? IntPtr.Zero : TensorData(t.Handle);
+
+    /// <summary>The ordinal of the CUDA device a tensor is on (0 where its device carries no index).</summary>
+    public static int Ordinal(Tensor t) => Math.Max(0, (int)t.device.index);
 }
