@@ -1,5 +1,4 @@
 using Rebased.Kernels.LinearAttention;
-using Rebased.Kernels.Normalization;
 using Rebased.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -46,7 +45,7 @@ public sealed class ReBased : PolynomialAttention
         (_lnQ, _lnK) = transform switch
         {
             QueryKeyTransform.LayerNorm => ((nn.Module<Tensor, Tensor>)new FusedLayerNorm(width, NormEps), new FusedLayerNorm(width, NormEps)),
-            QueryKeyTransform.Normalize => (new Normalizer(width), new Normalizer(width)),
+            QueryKeyTransform.Normalize => (new FusedLayerNorm(width, NormEps, elementwiseAffine: false), new FusedLayerNorm(width, NormEps, elementwiseAffine: false)),
             QueryKeyTransform.GammaBeta => (new Scaler(width, useBeta: true), new Scaler(width, useBeta: true)),
             QueryKeyTransform.Gamma => (new Scaler(width, useBeta: false), new Scaler(width, useBeta: false)),
             _ => ((nn.Module<Tensor, Tensor>?)null, (nn.Module<Tensor, Tensor>?)null),
@@ -99,17 +98,5 @@ public sealed class ReBased : PolynomialAttention
         }
 
         public override Tensor forward(Tensor x) => _useBeta ? x * gamma + beta : x * gamma;
-    }
-
-    /// <summary>Parameter-free normalisation over the last dimension: (x−μ)/√(σ²+ε) with the biased variance, ε applied once.</summary>
-    public sealed class Normalizer : nn.Module<Tensor, Tensor>
-    {
-        private readonly long _width;
-
-        public Normalizer(int width) : base(nameof(Normalizer)) => _width = width;
-
-        public override Tensor forward(Tensor x) => x.dim() > 0 && x.shape[^1] == _width
-            ? LayerNormForms.Apply(x, null, null, NormEps)
-            : throw new ArgumentException($"normalisation over {_width} features got an input of shape [{string.Join(", ", x.shape)}]");
     }
 }

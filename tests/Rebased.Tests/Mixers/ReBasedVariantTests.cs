@@ -1,4 +1,5 @@
 using Rebased.Mixers;
+using Rebased.Models;
 using Rebased.Native;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -68,7 +69,7 @@ public class ReBasedVariantTests
     public void NormalizerAppliesEpsilonOnce()
     {
         using var x = tensor(new double[] { 1e-3, -1e-3, 2e-3, -2e-3 }).reshape(1, 4);
-        var y = new ReBased.Normalizer(4).forward(x);
+        var y = new FusedLayerNorm(4, ReBased.NormEps, elementwiseAffine: false).forward(x);
         double variance = (1e-6 + 1e-6 + 4e-6 + 4e-6) / 4;
         var expected = x / Math.Sqrt(variance + 1e-5);
         Assert.True(y.allclose(expected, 0, 1e-12));
