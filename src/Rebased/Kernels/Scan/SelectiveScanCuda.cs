@@ -6,8 +6,8 @@ namespace Rebased.Kernels.Scan;
 
 /// <summary>
 /// The fused CUDA form (ScanKernels.cu): one thread per (batch, channel, state), sequential over L in fp32 on
-/// chunks of 32 positions staged in shared memory, Δ's bias and softplus, the D skip and the SiLU(z) gate fused. The forward keeps only the states at the
-/// start of every 32 positions ([B, D, ⌈L/32⌉, N]) and, with z, the ungated y; the backward recomputes each
+/// chunks of 32 positions staged in shared memory, Δ's bias and softplus, the D skip and the SiLU(z) gate
+/// fused. The forward keeps only the states at the start of every 32 positions ([B, D, ⌈L/32⌉, N]) and, with z, the ungated y; the backward recomputes each
 /// chunk's states from its checkpoint and runs the adjoint recurrence in reverse. No [B, D, L, N] tensor is
 /// built. float32 CUDA tensors with N a power of two ≤ 32.
 /// </summary>
@@ -51,10 +51,11 @@ public sealed class SelectiveScanCuda : ISelectiveScan
     /// <summary>Stands for an optional tensor that was not given (autograd functions take objects).</summary>
     private static readonly object Absent = new();
 
-    private static (uint, uint, uint) Grid(long channels, long batch, int states) =>
-        ((uint)((channels + ChannelsPerBlock(states) - 1) / ChannelsPerBlock(states)), (uint)batch, 1);
+    private static (uint, uint, uint) Grid(long channels, long batch, int states) => ((uint)Blocks(channels, states), (uint)batch, 1);
 
-    private static long ChannelsPerBlock(int states) => ScanKernels.SelectiveScanChannelsPerBlock(states);
+    /// <summary>Blocks per batch element: the channels in groups of <see cref="ScanKernels.SelectiveScanChannelsPerBlock"/>.</summary>
+    private static long Blocks(long channels, int states) =>
+        (channels + ScanKernels.SelectiveScanChannelsPerBlock(states) - 1) / ScanKernels.SelectiveScanChannelsPerBlock(states);
 
     private sealed record Saved(Tensor U, Tensor Delta, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? Z, Tensor? Bias, bool Softplus);
 
@@ -83,16 +84,19 @@ public sealed class SelectiveScanCuda : ISelectiveScan
         long batch = x.U.shape[0], channels = x.U.shape[1], steps = x.U.shape[2];
         int states = (int)x.A.shape[1];
         var g = gradOutput.contiguous();
-        var du = zeros_like(x.U);
-        var ddelta = zeros_like(x.U);
-        var dz = x.Z is null ? null : zeros_like(x.U);
-        var dAPart = zeros(new[] { batch, channels, states }, ScalarType.Float32, x.U.device);
-        var dDPart = zeros(new[] { batch, channels }, ScalarType.Float32, x.U.device);
-        var dBiasPart = zeros(new[] { batch, channels }, ScalarType.Float32, x.U.device);
-        long blocks = (channels + ChannelsPerBlock(states) - 1) / ChannelsPerBlock(states);
-        var dBPart = zeros(new[] { blocks, batch, states, steps }, ScalarType.Float32, x.U.device);
-        var dCPart = zeros(new[] { blocks, batch, states, steps }, ScalarType.Float32, x.U.device);
-        if (batch > 0 && channels > 0 && steps > 0)
+        bool launches = batch > 0 && channels > 0 && steps > 0;
+        // The kernel writes every element of these; without a launch (an empty sequence) the gradients are zero.
+        Tensor Gradient(long[] shape) => launches ? empty(shape, ScalarType.Float32, x.U.device) : zeros(shape, ScalarType.Float32, x.U.device);
+        var du = Gradient(x.U.shape);
+        var ddelta = Gradient(x.U.shape);
+        var dz = x.Z is null ? null : Gradient(x.U.shape);
+        var dAPart = Gradient([batch, channels, states]);
+        var dDPart = Gradient([batch, channels]);
+        var dBiasPart = Gradient([batch, channels]);
+        long blocks = Blocks(channels, states);
+        var dBPart = Gradient([blocks, batch, states, steps]);
+        var dCPart = Gradient([blocks, batch, states, steps]);
+        if (launches)
         {
             IntPtr up = DevicePointers.Of(x.U), dp = DevicePointers.Of(x.Delta), ap = DevicePointers.Of(x.A), bp = DevicePointers.Of(x.B),
                 cp = DevicePointers.Of(x.C), skp = DevicePointers.Of(x.D), zp = DevicePointers.Of(x.Z), biasp = DevicePointers.Of(x.Bias),
