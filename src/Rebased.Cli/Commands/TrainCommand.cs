@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Rebased.Configs;
+using Rebased.Experiments;
 using Rebased.Native;
 using Rebased.Training;
 using Spectre.Console;
@@ -34,6 +35,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [Description("Continue the run in DIR from its last checkpoint.")]
         public string? Resume { get; init; }
 
+        [CommandOption("--new-run")]
+        [Description("Train another run of a config that was trained before, in runs/<run_id>-<config hash>-2/ (-3, ...).")]
+        public bool NewRun { get; init; }
+
         [CommandOption("--threads <N>")]
         [Description("CPU threads for libtorch (default: libtorch's choice).")]
         public int? Threads { get; init; }
@@ -41,7 +46,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public override ValidationResult Validate()
         {
             if (Config is null == Resume is null) return ValidationResult.Error("give either --config FILE or --resume RUN_DIR");
-            if (Resume is not null && (Set.Length > 0 || RunDir is not null)) return ValidationResult.Error("--resume continues a run as configured: --set and --run-dir do not apply");
+            if (Resume is not null && (Set.Length > 0 || RunDir is not null || NewRun)) return ValidationResult.Error("--resume continues a run as configured: --set, --run-dir and --new-run do not apply");
+            if (NewRun && RunDir is not null) return ValidationResult.Error("--new-run picks a new default run directory: leave out --run-dir (a new --run-dir is a new run already)");
             if (Threads is < 1) return ValidationResult.Error("--threads must be at least 1");
             return ValidationResult.Success();
         }
@@ -56,14 +62,20 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
         RunDirectory run;
         RunConfig config;
+        RunLock trainerLock;
         if (settings.Resume is { } resumeDir)
         {
             (run, config) = RunDirectory.Open(resumeDir);
-            if (run.ReadSummary() is { Status: "finished" } done)
+            trainerLock = RunLock.Acquire(run.Path);
+            foreach (var note in run.RecoverCheckpoints()) Console.WriteLine($"note: {note}");
+            if (run.TryReadSummary() is { Status: "finished" } done)
             {
+                trainerLock.Dispose();
                 Console.WriteLine($"{run.Path}: already finished ({done.StopReason} after {done.EpochsRun} epoch(s), best valid accuracy {done.BestAccuracy:F4}); nothing to resume");
                 return ExitCodes.Ok;
             }
+            if (File.Exists(run.SummaryPath) && run.TryReadSummary() is null)
+                Console.WriteLine($"note: {run.SummaryPath} is unreadable; it is written again from the checkpoint");
             if (settings.Device is { } d) config.Device = d;
             if (Directory.Exists(run.LastCheckpoint)) Console.WriteLine($"resuming {run.Path}");
             else
@@ -80,27 +92,40 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             foreach (var note in resolved.Notes) Console.WriteLine($"note: {note}");
             config = resolved.Config;
             Devices.Parse(config.Device);
-            run = RunDirectory.Create(config, settings.RunDir);
+            var path = RunDirectory.PathFor(config, settings.RunDir, settings.NewRun);
+            trainerLock = RunLock.Acquire(path);
+            run = RunDirectory.Create(config, path);
             Console.WriteLine($"run directory {run.Path}");
         }
+        using var heldUntilExit = trainerLock;
         var device = Devices.Parse(config.Device);
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        // Every way of stopping a run (Ctrl-C, SIGTERM from a sweep or a scheduler, the sweep that started it
+        // dying) ends at the next step boundary with a checkpoint; repeated signals (a terminal's Ctrl-C reaches a
+        // sweep's trainers besides the sweep's own) do not cut the checkpoint short.
+        void Stop(string why)
+        {
+            if (cts.IsCancellationRequested)
+            {
+                Console.Error.WriteLine($"{why}: already stopping at the next step boundary (writing a checkpoint); kill -9 {Environment.ProcessId} aborts without one");
+                return;
+            }
+            Console.Error.WriteLine($"{why}: stopping at the next step boundary (writing a checkpoint)");
+            cts.Cancel();
+        }
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
-            if (cts.IsCancellationRequested) return;
             e.Cancel = true;
-            cts.Cancel();
-            Console.Error.WriteLine("stopping at the next step boundary (writing a checkpoint); Ctrl-C again to abort");
+            Stop("interrupted");
         };
         Console.CancelKeyPress += onCancel;
-        // SIGTERM (a sweep or a job scheduler stopping the run) stops at a step boundary the same way.
         using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
         {
-            if (cts.IsCancellationRequested) return;
             signal.Cancel = true;
-            cts.Cancel();
+            Stop("SIGTERM");
         });
+        using var parentWatch = ParentWatch.FromEnvironment(() => Stop("the sweep that started this trainer is gone"));
         try
         {
             var setup = TrainingSetup.Create(config, device);
@@ -108,9 +133,15 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                               $"{setup.Model.ParameterCount():N0} parameters on {device}; {setup.Description}");
             bool live = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             var summary = live ? TrainLive(config, run, setup, device, cts.Token) : TrainPlain(config, run, setup, device, cts.Token);
+            if (summary.StopReason == StopReasons.Interrupted)
+            {
+                Console.WriteLine($"interrupted in epoch {summary.EpochsRun}/{config.MaxEpochs} at optimizer step {summary.Steps}: checkpoint written to {run.LastCheckpoint}; " +
+                                  $"continue with `rebased train --resume {run.Path}`");
+                return TrainerCommand.InterruptedExitCode;
+            }
             Console.WriteLine($"{summary.Status}: {summary.StopReason} after {summary.EpochsRun} epoch(s), {summary.Steps} steps, " +
                               $"best valid accuracy {summary.BestAccuracy:F4}, {summary.WallTimeS:F1} s; {run.SummaryPath}");
-            return summary.StopReason == StopReasons.Interrupted ? 130 : ExitCodes.Ok;
+            return ExitCodes.Ok;
         }
         finally
         {

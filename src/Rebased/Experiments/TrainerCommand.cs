@@ -11,6 +11,8 @@ namespace Rebased.Experiments;
 public sealed class TrainerCommand(IReadOnlyList<string> program)
 {
     public const string EnvironmentVariable = "REBASED_TRAIN_COMMAND";
+    /// <summary>A trainer's exit code after a signal stopped it and it wrote its checkpoint (128 + SIGINT, as shells report Ctrl-C).</summary>
+    public const int InterruptedExitCode = 130;
 
     public IReadOnlyList<string> Program { get; } = program.Count > 0 ? program : throw new ArgumentException("empty trainer command");
 

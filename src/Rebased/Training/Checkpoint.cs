@@ -40,18 +40,22 @@ public static class Checkpoint
     public static void Save(string dir, TrainingModel model, AdamW optimizer, TrainingPosition position)
     {
         var temp = dir + ".tmp";
-        if (Directory.Exists(temp)) Directory.Delete(temp, true);
-        Directory.CreateDirectory(temp);
-        if (model.Module is LanguageModel languageModel) StateDictIO.Save(languageModel, Path.Combine(temp, ModelFile));
-        else SafeTensors.Save(Path.Combine(temp, ModelFile), model.Module.state_dict(), new Dictionary<string, string> { ["format"] = "pt" });
-        SafeTensors.Save(Path.Combine(temp, OptimizerFile), optimizer.StateTensors(),
-            new Dictionary<string, string> { ["steps"] = optimizer.Steps.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-        File.WriteAllText(Path.Combine(temp, PositionFile), JsonSerializer.Serialize(position, Json.Indented));
-        var old = dir + ".old";
-        if (Directory.Exists(old)) Directory.Delete(old, true);
-        if (Directory.Exists(dir)) Directory.Move(dir, old);
-        Directory.Move(temp, dir);
-        if (Directory.Exists(old)) Directory.Delete(old, true);
+        try
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, true);
+            Directory.CreateDirectory(temp);
+            if (model.Module is LanguageModel languageModel) StateDictIO.Save(languageModel, Path.Combine(temp, ModelFile));
+            else SafeTensors.Save(Path.Combine(temp, ModelFile), model.Module.state_dict(), new Dictionary<string, string> { ["format"] = "pt" });
+            SafeTensors.Save(Path.Combine(temp, OptimizerFile), optimizer.StateTensors(),
+                new Dictionary<string, string> { ["steps"] = optimizer.Steps.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            File.WriteAllText(Path.Combine(temp, PositionFile), JsonSerializer.Serialize(position, Json.Indented));
+        }
+        catch (IOException e)
+        {
+            try { Directory.Delete(temp, true); } catch (IOException) { }
+            throw new UserError($"{dir}: cannot write the checkpoint ({e.Message}); the previous checkpoint is kept: free space and resume the run with --resume", e);
+        }
+        SwapIn(temp, dir);
     }
 
     public static void Copy(string from, string to)
@@ -60,8 +64,44 @@ public static class Checkpoint
         if (Directory.Exists(temp)) Directory.Delete(temp, true);
         Directory.CreateDirectory(temp);
         foreach (var file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(temp, Path.GetFileName(file)));
-        if (Directory.Exists(to)) Directory.Delete(to, true);
-        Directory.Move(temp, to);
+        SwapIn(temp, to);
+    }
+
+    /// <summary>Replaces dir by the complete checkpoint in temp; at every moment either dir or dir.old is a complete checkpoint.</summary>
+    private static void SwapIn(string temp, string dir)
+    {
+        var old = dir + ".old";
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        if (Directory.Exists(dir)) Directory.Move(dir, old);
+        Directory.Move(temp, dir);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+    }
+
+    /// <summary>
+    /// Repairs what a trainer stopped while writing the checkpoint in <paramref name="dir"/> left behind: a partial
+    /// dir.tmp is removed, and a dir.old without dir (stopped in the middle of the swap) becomes dir again.
+    /// Returns what it did, for the log (empty when there was nothing to repair).
+    /// </summary>
+    public static IReadOnlyList<string> Recover(string dir)
+    {
+        var done = new List<string>();
+        var old = dir + ".old";
+        if (Directory.Exists(old))
+        {
+            if (Directory.Exists(dir)) Directory.Delete(old, true);
+            else
+            {
+                Directory.Move(old, dir);
+                done.Add($"restored {dir} from {Path.GetFileName(old)} (a checkpoint swap was interrupted)");
+            }
+        }
+        var temp = dir + ".tmp";
+        if (Directory.Exists(temp))
+        {
+            Directory.Delete(temp, true);
+            done.Add($"removed the partial checkpoint {temp}");
+        }
+        return done;
     }
 
     /// <summary>Reads a checkpoint into the model and optimizer; anything missing, corrupt or not matching this model and config is a <see cref="UserError"/>.</summary>
@@ -69,17 +109,20 @@ public static class Checkpoint
     {
         if (!Directory.Exists(dir)) throw new UserError($"{dir}: no checkpoint to resume from");
         var positionPath = Path.Combine(dir, PositionFile);
-        if (!File.Exists(positionPath)) throw new UserError($"{dir}: incomplete checkpoint ({PositionFile} missing)");
+        const string fix = "restore it, or delete the checkpoint folder to train the run again from the beginning";
+        if (!File.Exists(positionPath)) throw new UserError($"{dir}: incomplete checkpoint ({PositionFile} missing): {fix}");
         TrainingPosition position;
         try
         {
             position = JsonSerializer.Deserialize<TrainingPosition>(File.ReadAllText(positionPath), Json.Line)
-                ?? throw new UserError($"{positionPath}: empty");
+                ?? throw new UserError($"{positionPath}: empty: {fix}");
         }
         catch (JsonException e)
         {
-            throw new UserError($"{positionPath}: corrupt checkpoint position ({e.Message})", e);
+            throw new UserError($"{positionPath}: corrupt checkpoint position ({e.Message}): {fix}", e);
         }
+        if (position.Epoch < 0 || position.NextBatch < 0 || position.OptimizerSteps < 0 || position.ConfigHash is null)
+            throw new UserError($"{positionPath}: impossible position (epoch {position.Epoch}, next_batch {position.NextBatch}, optimizer_steps {position.OptimizerSteps}): {fix}");
         if (position.ConfigHash != configHash)
             throw new UserError($"{dir}: checkpoint was written for config {position.ConfigHash}, but the run's config.yaml is {configHash} (the config was edited after the run started)");
 

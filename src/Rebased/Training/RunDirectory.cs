@@ -25,23 +25,32 @@ public sealed class RunDirectory
     private RunDirectory(string path) => Path = System.IO.Path.GetFullPath(path);
 
     /// <summary>
-    /// A new run's directory. Given explicitly, it must not hold a run already (resume that one instead);
-    /// by default runs/&lt;run_id&gt;-&lt;hash&gt;, or -2, -3, ... after it when that is taken.
+    /// Where a new run goes: the explicit directory, or by default runs/&lt;run_id&gt;-&lt;hash&gt;. A default directory that
+    /// holds a run already (the same config was trained before) is an error saying how to resume it, unless
+    /// <paramref name="newRun"/> asks for another run of the config: then -2, -3, ... after it.
     /// </summary>
-    public static RunDirectory Create(RunConfig config, string? explicitPath, string runsRoot = "runs")
+    public static string PathFor(RunConfig config, string? explicitPath, bool newRun = false, string runsRoot = "runs")
     {
-        string path;
-        if (explicitPath is not null)
+        if (explicitPath is not null) return explicitPath;
+        var stem = System.IO.Path.Combine(runsRoot, $"{config.RunId}-{ConfigWriter.ShortHash(config)}");
+        if (!HoldsRun(stem)) return stem;
+        if (!newRun)
         {
-            path = explicitPath;
-            if (HoldsRun(path)) throw new UserError($"{path}: already holds a run (resume it with --resume {path}, or choose another --run-dir)");
+            var message = new RunDirectory(stem).TryReadSummary() is { Status: "finished" } done
+                ? $"{stem}: this config was trained already ({done.StopReason} after {done.EpochsRun} epoch(s), best valid accuracy " +
+                  $"{done.BestAccuracy.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)}; results in {stem}); add --new-run to train it again"
+                : $"{stem}: an unfinished run of this config exists; continue it with `rebased train --resume {stem}`, or add --new-run to start another one";
+            throw new UserError(message);
         }
-        else
-        {
-            var stem = System.IO.Path.Combine(runsRoot, $"{config.RunId}-{ConfigWriter.ShortHash(config)}");
-            path = stem;
-            for (int n = 2; HoldsRun(path); n++) path = $"{stem}-{n}";
-        }
+        var path = stem;
+        for (int n = 2; HoldsRun(path); n++) path = $"{stem}-{n}";
+        return path;
+    }
+
+    /// <summary>A new run's directory at <paramref name="path"/>, which must not hold a run already (resume that one instead).</summary>
+    public static RunDirectory Create(RunConfig config, string path)
+    {
+        if (HoldsRun(path)) throw new UserError($"{path}: already holds a run (resume it with --resume {path}, or choose another --run-dir)");
         Directory.CreateDirectory(path);
         var run = new RunDirectory(path);
         File.WriteAllText(run.ConfigPath, ConfigWriter.ToYaml(config));
@@ -62,11 +71,30 @@ public sealed class RunDirectory
         Directory.Exists(path) && (File.Exists(System.IO.Path.Combine(path, SummaryFile)) || File.Exists(System.IO.Path.Combine(path, MetricsFile)) ||
                                    Directory.Exists(System.IO.Path.Combine(path, "checkpoints")));
 
+    /// <summary>
+    /// metrics.jsonl, one line per epoch. A torn last line (the trainer was killed while appending it) is left out:
+    /// that epoch's checkpoint was not written yet, so a resume trains the epoch again. Any other line that is not
+    /// a metrics record is an error naming the file and the line.
+    /// </summary>
     public IReadOnlyList<EpochMetrics> ReadMetrics()
     {
         if (!File.Exists(MetricsPath)) return Array.Empty<EpochMetrics>();
-        return File.ReadAllLines(MetricsPath).Where(l => l.Length > 0)
-            .Select(l => JsonSerializer.Deserialize<EpochMetrics>(l, Json.Line)!).ToList();
+        var lines = File.ReadAllLines(MetricsPath);
+        var metrics = new List<EpochMetrics>();
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].Length == 0) continue;
+            try
+            {
+                metrics.Add(JsonSerializer.Deserialize<EpochMetrics>(lines[i], Json.Line)!);
+            }
+            catch (JsonException) when (lines.Skip(i + 1).All(l => l.Length == 0)) { }
+            catch (JsonException e)
+            {
+                throw new UserError($"{MetricsPath}: line {i + 1} is not a metrics record ({e.Message}): repair or delete that line", e);
+            }
+        }
+        return metrics;
     }
 
     /// <summary>Keeps the metrics of the first <paramref name="epochs"/> epochs (lines written after the checkpoint a resume starts from are dropped).</summary>
@@ -88,6 +116,16 @@ public sealed class RunDirectory
 
     public RunSummary? ReadSummary() =>
         File.Exists(SummaryPath) ? JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(SummaryPath), Json.Line) : null;
+
+    /// <summary>summary.json, or null when it is missing or unreadable (a resume rebuilds it from the checkpoint).</summary>
+    public RunSummary? TryReadSummary()
+    {
+        try { return ReadSummary() is { Status: not null } summary ? summary : null; }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary>Repairs the checkpoints after a trainer that was stopped while writing one (see <see cref="Checkpoint.Recover"/>).</summary>
+    public IReadOnlyList<string> RecoverCheckpoints() => [.. Checkpoint.Recover(LastCheckpoint), .. Checkpoint.Recover(BestCheckpoint)];
 
     public void RemoveSummary() => File.Delete(SummaryPath);
 

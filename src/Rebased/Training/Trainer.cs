@@ -66,6 +66,9 @@ public sealed class Trainer
         var position = resume
             ? Checkpoint.Load(_run.LastCheckpoint, _model, optimizer, _configHash)
             : new TrainingPosition(0, 0, 0, 0, 0, 0, 0, 0, 0, _configHash, parameterCount);
+        int usableBatches = StepsPerEpoch * AccumulationSteps;
+        if (position.NextBatch > usableBatches)
+            throw new UserError($"{_run.LastCheckpoint}: next_batch {position.NextBatch} is past the {usableBatches} batches of an epoch: restore position.json, or delete the checkpoint folder to train the run again from the beginning");
         if (resume)
         {
             _run.TruncateMetrics(position.Epoch);
@@ -76,7 +79,6 @@ public sealed class Trainer
         double ElapsedSeconds() => position.ElapsedSeconds + wall.Elapsed.TotalSeconds;
         double best = position.BestAccuracy;
         long step = position.OptimizerSteps;
-        int usableBatches = StepsPerEpoch * AccumulationSteps;
         long totalSteps = (long)StepsPerEpoch * _config.MaxEpochs;
 
         RunSummary Finish(string stopReason, int epochsRun)
@@ -86,6 +88,10 @@ public sealed class Trainer
             _run.WriteSummary(summary);
             return summary;
         }
+
+        // A checkpoint written after the epoch that crossed the threshold: the run had stopped early (its summary was lost).
+        if (position.NextBatch == 0 && position.Epoch > 0 && best > _config.EarlyStoppingThreshold)
+            return Finish(StopReasons.EarlyStop, Math.Min(position.Epoch, _config.MaxEpochs));
 
         for (int epoch = position.Epoch; epoch < _config.MaxEpochs; epoch++)
         {
@@ -169,7 +175,7 @@ public sealed class Trainer
 
             if (validAccuracy > _config.EarlyStoppingThreshold) return Finish(StopReasons.EarlyStop, epoch + 1);
             if (!double.IsFinite(validLoss)) return Diverged(epoch);
-            if (_options.Cancellation.IsCancellationRequested) return Finish(StopReasons.Interrupted, epoch + 1);
+            if (_options.Cancellation.IsCancellationRequested && epoch + 1 < _config.MaxEpochs) return Finish(StopReasons.Interrupted, epoch + 1);
         }
         return Finish(StopReasons.MaxEpochs, _config.MaxEpochs);
 
