@@ -30,6 +30,10 @@ public sealed class SweepStatusCommand : Command<SweepStatusCommand.Settings>
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200; // logs and pipes: no wrapping at 80 columns
         var sweeps = settings.Sweep is null ? store.Sweeps() : [settings.Sweep];
         if (sweeps.Count == 0) { Console.WriteLine($"{store.Description}: no sweeps"); return ExitCodes.Ok; }
+        var stale = sweeps.Sum(store.ReleaseExpired);
+        if (stale > 0)
+            Console.WriteLine($"{stale} run(s) marked running had an expired lease (their sweep or worker is gone): given back as pending, " +
+                              "they resume from their checkpoints when the sweep runs again");
 
         var counts = new Table().Title(Markup.Escape(store.Description)).AddColumns("sweep", "done", "running", "failed", "pending", "total");
         foreach (var name in sweeps)

@@ -9,20 +9,20 @@ public static class RunOutputs
     /// <summary>The executor's own log of the trainer's output, kept across attempts.</summary>
     public const string TrainLog = "train.log";
 
-    public static bool HasCheckpoint(string runDir)
-    {
-        var last = Path.Combine(runDir, "checkpoints", "last");
-        return Directory.Exists(last) && Directory.EnumerateFileSystemEntries(last).Any();
-    }
+    /// <summary>Whether the run has a checkpoint to resume from: checkpoints/last, or checkpoints/last.old when the
+    /// trainer was stopped in the middle of replacing it (the trainer restores it).</summary>
+    public static bool HasCheckpoint(string runDir) =>
+        new[] { "last", "last.old" }.Select(name => Path.Combine(runDir, "checkpoints", name))
+            .Any(dir => Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any());
 
     /// <summary>Removes what an attempt that never reached a checkpoint left behind (the trainer refuses a run
-    /// directory that already holds a run), keeping the executor's log.</summary>
+    /// directory that already holds a run), keeping the executor's log and the run's lock file.</summary>
     public static void ClearPartialRun(string runDir)
     {
         if (!Directory.Exists(runDir)) return;
         foreach (var entry in Directory.EnumerateFileSystemEntries(runDir))
         {
-            if (Path.GetFileName(entry) == TrainLog) continue;
+            if (Path.GetFileName(entry) is TrainLog or Training.RunLock.FileName) continue;
             if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
             else File.Delete(entry);
         }

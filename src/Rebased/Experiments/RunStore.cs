@@ -163,6 +163,20 @@ public abstract class RunStore : IDisposable
     public bool Release(RunRecord run, string worker) => Update(run, worker,
         "status = 'pending', worker = NULL, lease_until_ms = NULL");
 
+    /// <summary>Gives back (status pending) the running runs whose lease has expired: their worker stopped renewing it,
+    /// so it is gone (a killed sweep) or cut off. Returns how many.</summary>
+    public int ReleaseExpired(string? sweep = null)
+    {
+        using var c = Connect();
+        using var tx = c.BeginTransaction();
+        var n = Execute(c, tx, $"""
+            UPDATE runs SET status = 'pending', worker = NULL, lease_until_ms = NULL
+            WHERE status = 'running' AND lease_until_ms < {NowMs} {(sweep is null ? "" : "AND sweep = @sweep")}
+            """, sweep is null ? [] : [("sweep", sweep)]);
+        tx.Commit();
+        return n;
+    }
+
     bool Update(RunRecord run, string worker, string assignments, params (string, object?)[] parameters)
     {
         using var c = Connect();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Rebased.Training;
 
 namespace Rebased.Experiments;
 
@@ -67,6 +68,14 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
             if (store.Finish(run, worker, done)) { Interlocked.Increment(ref _finished); options.Log($"recorded {label}: accuracy {done.BestAccuracy:F4} (finished earlier)"); }
             return;
         }
+        if (!await WaitForOtherTrainerAsync(run.RunDir))
+        {
+            var busy = $"another process still trains {run.RunDir} (it holds {RunLock.FileName}): stop it, then run the sweep again with --retry-failed";
+            store.Fail(run, worker, busy, null);
+            Interlocked.Increment(ref _failed);
+            options.Log($"failed  {label}: {busy}");
+            return;
+        }
         bool resume = RunOutputs.HasCheckpoint(run.RunDir);
         if (!resume) RunOutputs.ClearPartialRun(run.RunDir);
         Directory.CreateDirectory(run.RunDir);
@@ -76,6 +85,7 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
         if (options.ThreadsPerRun is { } threads)
             foreach (var name in new[] { "OMP_NUM_THREADS", "MKL_NUM_THREADS" })
                 if (Environment.GetEnvironmentVariable(name) is null) start.Environment[name] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment[ParentWatch.EnvironmentVariable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         using var log = new StreamWriter(Path.Combine(run.RunDir, RunOutputs.TrainLog), append: true) { AutoFlush = true };
         var errorTail = new StringBuilder();
@@ -127,22 +137,22 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
         await heartbeat;
 
         if (leaseLost) { options.Log($"lost    {label}: its lease expired and another worker took it"); return; }
-        if (process.ExitCode != 0 && !cancellation.IsCancellationRequested)
-        {
-            // Ctrl-C reaches the children too; give the sweep's own handler a moment to see it.
-            try { await Task.Delay(500, cancellation); } catch (OperationCanceledException) { }
-        }
-        if (cancellation.IsCancellationRequested)
-        {
-            store.Release(run, worker);
-            Interlocked.Increment(ref _interrupted);
-            options.Log($"stopped {label}: will resume from its checkpoint");
-            return;
-        }
         if (process.ExitCode == 0 && RunOutputs.ReadFinished(run.RunDir) is { } outcome)
         {
             if (store.Finish(run, worker, outcome)) Interlocked.Increment(ref _finished);
             options.Log($"done    {label}: accuracy {outcome.BestAccuracy:F4} ({outcome.StopReason}, {outcome.EpochsRun} epochs)");
+            return;
+        }
+        // A trainer stopped by a signal (the sweep's, or a terminal's Ctrl-C that reached it first) wrote its
+        // checkpoint and exits 130; one killed after the grace period resumes from its previous checkpoint.
+        if (process.ExitCode == TrainerCommand.InterruptedExitCode || cancellation.IsCancellationRequested)
+        {
+            store.Release(run, worker);
+            Interlocked.Increment(ref _interrupted);
+            var next = RunOutputs.HasCheckpoint(run.RunDir) ? "resumes from its checkpoint" : "had no checkpoint yet and starts again from the beginning";
+            options.Log(process.ExitCode == TrainerCommand.InterruptedExitCode
+                ? $"stopped {label}: checkpoint written, {next} on the next run of the sweep"
+                : $"stopped {label}: the trainer exited with code {process.ExitCode} before writing a checkpoint; it {next} on the next run of the sweep");
             return;
         }
         string tail;
@@ -163,6 +173,19 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
 
     const int SigInt = 2;
 
+    /// <summary>Waits (up to the stop grace period) for a trainer that this sweep did not start, such as one left by a
+    /// killed sweep that is writing its last checkpoint, to let go of the run directory. False when it did not.</summary>
+    async Task<bool> WaitForOtherTrainerAsync(string runDir)
+    {
+        var deadline = DateTime.UtcNow + options.StopGrace;
+        while (RunLock.IsHeld(runDir))
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            await Task.Delay(100, CancellationToken.None);
+        }
+        return true;
+    }
+
     /// <summary>Asks the trainer to stop as Ctrl-C does (it writes its checkpoint at the next step boundary), and
     /// kills it when it has not stopped within the grace period.</summary>
     async Task InterruptAsync(Process process)
@@ -181,10 +204,11 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
 
     /// <summary>
     /// Puts back runs that a killed sweep on this machine left 'running' (its process is gone): a trainer it left
-    /// behind (a process whose arguments hold `--run-dir` and the run's directory) is stopped, a run whose trainer
-    /// had finished is recorded as finished, the others become pending and resume from their checkpoints.
+    /// behind (a process training the run's directory, started with --run-dir or --resume) is asked to stop (it
+    /// writes its checkpoint) and killed after the grace period, a run whose trainer had finished is recorded as
+    /// finished, the others become pending and resume from their checkpoints.
     /// </summary>
-    public static (int Recorded, int Released) RecoverLocal(RunStore store, string? sweep)
+    public static (int Recorded, int Released) RecoverLocal(RunStore store, string? sweep, TimeSpan? grace = null)
     {
         int recorded = 0, released = 0;
         var host = Environment.MachineName + ":";
@@ -192,7 +216,7 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
         {
             var parts = run.Worker!.Split(':');
             if (parts.Length < 3 || !int.TryParse(parts[1], out var pid) || pid == Environment.ProcessId || IsAlive(pid)) continue;
-            StopOrphanedTrainers(run.RunDir);
+            StopOrphanedTrainers(run.RunDir, grace ?? TimeSpan.FromSeconds(30));
             if (RunOutputs.ReadFinished(run.RunDir) is { } outcome) { if (store.Finish(run, run.Worker, outcome)) recorded++; }
             else if (store.Release(run, run.Worker)) released++;
         }
@@ -211,20 +235,26 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
         catch (UnauthorizedAccessException) { return true; }
     }
 
-    static void StopOrphanedTrainers(string runDir)
+    const int SigTerm = 15;
+
+    static void StopOrphanedTrainers(string runDir, TimeSpan grace)
     {
-        var marker = $"\0--run-dir\0{runDir}\0";
-        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        var orphans = new List<Process>();
+        foreach (var pid in TrainerProcesses.Of(runDir))
         {
-            if (!int.TryParse(Path.GetFileName(proc), out var pid) || pid == Environment.ProcessId) continue;
-            try
+            try { orphans.Add(Process.GetProcessById(pid)); }
+            catch (ArgumentException) { continue; } // already gone
+            SendSignal(pid, SigTerm);
+        }
+        var deadline = DateTime.UtcNow + grace;
+        foreach (var orphan in orphans)
+        {
+            using (orphan)
             {
-                if (!(File.ReadAllText(Path.Combine(proc, "cmdline")) + "\0").Contains(marker, StringComparison.Ordinal)) continue;
-                using var orphan = Process.GetProcessById(pid);
-                orphan.Kill(entireProcessTree: true);
+                var left = deadline - DateTime.UtcNow;
+                if (!orphan.WaitForExit(left > TimeSpan.Zero ? left : TimeSpan.Zero)) Kill(orphan);
                 orphan.WaitForExit(10_000);
             }
-            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or UnauthorizedAccessException) { }
         }
     }
 }

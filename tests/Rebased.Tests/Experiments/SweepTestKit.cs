@@ -8,7 +8,8 @@ namespace Rebased.Tests.Experiments;
 /// a few short epochs, writes metrics.jsonl, checkpoints/last after each epoch, and summary.json at the end (a
 /// resume reads the run's arguments back from the directory, as the real one reads config.yaml), and logs
 /// every start (with its resume point) and finish to a shared log; a run trained to the end a second time logs
-/// "duplicate". Its accuracy is a function of the run's
+/// "duplicate". Like the real trainer it holds an flock on trainer.lock, drops metrics lines past the checkpoint
+/// it resumes from, stops on SIGINT/SIGTERM, and stops when the sweep that started it (REBASED_PARENT_PID) is gone. Its accuracy is a function of the run's
 /// overrides, so that results can be checked. A `--set model.sequence_mixer.name=crash` run exits 3.
 /// </summary>
 public sealed class SweepTestKit : IDisposable
@@ -41,23 +42,33 @@ public sealed class SweepTestKit : IDisposable
           esac
         done
         first=1
+        [ -n "$resume" ] && dir="$resume"
+        # Like `rebased train`: one trainer per run directory, by an flock on trainer.lock held for its life.
+        mkdir -p "$dir"
+        exec 9>>"$dir/trainer.lock"
+        flock -n 9 || { echo "$dir: another process is training this run" >&2; exit 5; }
         if [ -n "$resume" ]; then
-          dir="$resume"
           source "$dir/fake_args"
           first=$(( $(cat "$dir/checkpoints/last/epoch") + 1 ))
+          # Metrics lines past the checkpoint are dropped, as the real trainer does.
+          if [ -e "$dir/metrics.jsonl" ]; then
+            awk -v f="$first" 'match($0, /"epoch":[0-9]+/) && substr($0, RSTART + 8, RLENGTH - 8) + 0 < f' "$dir/metrics.jsonl" > "$dir/metrics.kept"
+            mv "$dir/metrics.kept" "$dir/metrics.jsonl"
+          fi
         else
           # Like `rebased train`: a fresh start refuses a directory that already holds a run.
           if [ -e "$dir/metrics.jsonl" ] || [ -e "$dir/checkpoints" ] || [ -e "$dir/summary.json" ]; then echo "$dir holds a run" >&2; exit 4; fi
-          mkdir -p "$dir"
           printf 'mixer=%s\nd=%s\nlr=%s\n' "$mixer" "$d" "$lr" > "$dir/fake_args"
         fi
         echo "start $dir from=$first device=$device" >> "$log"
-        # Ctrl-C: stop at the next epoch boundary, as the real trainer stops at the next step.
-        trap 'echo "interrupted $dir" >> "$log"; exit 130' INT
+        # Ctrl-C or SIGTERM: stop at the next epoch boundary, as the real trainer stops at the next step.
+        trap 'echo "interrupted $dir" >> "$log"; exit 130' INT TERM
         if [ "$mixer" = "crash" ]; then echo "boom: mixer crash is not a mixer" >&2; exit 3; fi
         acc=$(awk -v d="$d" -v lr="$lr" 'BEGIN { printf "%.6f", d / 1000.0 + lr }')
         for ((e=first; e<=epochs; e++)); do
           sleep "$pause"
+          # The sweep that started it is gone: stop, as the real trainer does.
+          if [ -n "${REBASED_PARENT_PID:-}" ] && ! kill -0 "$REBASED_PARENT_PID" 2>/dev/null; then echo "orphaned $dir" >> "$log"; exit 130; fi
           echo "{\"step\":$((e*10)),\"epoch\":$e,\"lr\":$lr,\"train_loss\":1.0,\"valid_loss\":1.0,\"valid_accuracy\":$acc,\"tokens_per_s\":1000,\"elapsed_s\":$e}" >> "$dir/metrics.jsonl"
           mkdir -p "$dir/checkpoints/last"
           echo "$e" > "$dir/checkpoints/last/epoch.tmp" && mv "$dir/checkpoints/last/epoch.tmp" "$dir/checkpoints/last/epoch"
