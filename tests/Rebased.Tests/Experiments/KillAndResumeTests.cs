@@ -12,7 +12,7 @@ public class KillAndResumeTests : IDisposable
 
     string[] SweepArgs(string file) => ["sweep", file, "--workers", "2", "--store", Path.Combine(_kit.Dir, "store.db")];
 
-    void AssertEachRunFinishedExactlyOnce(string sweepName, int expectedRuns)
+    void AssertEachRunFinishedExactlyOnce(string sweepName, int expectedRuns, int? epochs = null)
     {
         var log = _kit.LogLines();
         Assert.DoesNotContain(log, l => l.StartsWith("duplicate", StringComparison.Ordinal));
@@ -25,6 +25,9 @@ public class KillAndResumeTests : IDisposable
             Assert.Equal((long)row.Config.Get("model.d_model")! / 1000.0 + 0.001, row.BestAccuracy!.Value, 9);
             Assert.True(File.Exists(Path.Combine(row.RunDir, "summary.json")));
             Assert.True(log.Count(l => l == $"finish {row.RunDir}") <= 1);
+            if (epochs is { } n)
+                Assert.Equal(Enumerable.Range(1, n).Select(e => $"\"epoch\":{e},"),
+                    File.ReadAllLines(Path.Combine(row.RunDir, "metrics.jsonl")).Select(l => System.Text.RegularExpressions.Regex.Match(l, "\"epoch\":\\d+,").Value));
         }
         // No trainer is left behind.
         Assert.DoesNotContain(Directory.EnumerateDirectories("/proc"), p =>
@@ -36,7 +39,8 @@ public class KillAndResumeTests : IDisposable
 
     static int RunToEnd(Process p)
     {
-        Assert.True(p.WaitForExit(60_000), "the sweep finished in time");
+        Assert.True(p.WaitForExit(120_000), "the sweep finished in time");
+        p.WaitForExit(); // drains the output readers
         return p.ExitCode;
     }
 
@@ -60,32 +64,74 @@ public class KillAndResumeTests : IDisposable
         using var final = _kit.StartCli(trainer, SweepArgs(file));
         Assert.Equal(0, RunToEnd(final));
         Assert.True(kills >= 2, $"the sweep was killed {kills} times");
-        AssertEachRunFinishedExactlyOnce("killed", 8);
+        AssertEachRunFinishedExactlyOnce("killed", 8, epochs: 6);
     }
+
+    [Fact]
+    public void TrainersOfAKilledSweepStopThemselvesAndStatusGivesTheirRunsBack()
+    {
+        var file = _kit.WriteSweep("orphans", "  model.d_model: {values: [8, 16, 24]}");
+        var store = Path.Combine(_kit.Dir, "store.db");
+        using (var sweep = _kit.StartCli(_kit.TrainerWords(epochs: 100_000, epochSeconds: 0.05), [.. SweepArgs(file), "--lease-seconds", "4"]))
+        {
+            SweepTestKit.WaitUntil(() => Directory.Exists(Path.Combine(_kit.Dir, "runs", "orphans")) &&
+                Directory.GetFiles(Path.Combine(_kit.Dir, "runs", "orphans"), "epoch", SearchOption.AllDirectories).Length >= 2,
+                TimeSpan.FromSeconds(120), "checkpoints of two runs");
+            sweep.Kill(); // kill -9 of the sweep alone
+            sweep.WaitForExit();
+        }
+        SweepTestKit.WaitUntil(() => _kit.LogLines().Count(l => l.StartsWith("orphaned", StringComparison.Ordinal)) == 2 && !TrainerAlive(),
+            TimeSpan.FromSeconds(120), "the orphaned trainers to stop", () => string.Join("\n", _kit.LogLines()));
+
+        using (var open = RunStore.Open(store))
+            SweepTestKit.WaitUntil(() => open.List("orphans").All(r => r.LeaseUntil is null || r.LeaseUntil < DateTimeOffset.UtcNow.AddSeconds(-1)),
+                TimeSpan.FromSeconds(120), "the leases to expire");
+        using (var status = _kit.StartCli(_kit.TrainerWords(), "sweep", "status", "--store", store))
+        {
+            Assert.Equal(0, RunToEnd(status));
+            var output = File.ReadAllText(Path.Combine(_kit.Dir, $"cli-{status.Id}.log"));
+            Assert.Contains("2 run(s) marked running had an expired lease (their sweep or worker is gone): given back as pending", output);
+            Assert.Matches(@"orphans\s*│\s*0\s*│\s*0\s*│\s*0\s*│\s*3\s*│\s*3", output);
+        }
+        using (var again = _kit.StartCli(_kit.TrainerWords(epochs: 3), SweepArgs(file))) Assert.Equal(0, RunToEnd(again));
+        AssertEachRunFinishedExactlyOnce("orphans", 3);
+        Assert.Equal(2, _kit.LogLines().Count(l => l.StartsWith("start", StringComparison.Ordinal) && !l.Contains(" from=1 ")));
+    }
+
+    bool TrainerAlive() => Directory.EnumerateDirectories("/proc").Any(p =>
+    {
+        try { return File.ReadAllText(Path.Combine(p, "cmdline")).Contains(_kit.Trainer, StringComparison.Ordinal); }
+        catch (IOException) { return false; }
+    });
 
     [Fact]
     public void CtrlCStopsTheSweepAndTheSameCommandResumesFromCheckpoints()
     {
         var file = _kit.WriteSweep("interrupted", "  model.d_model: {values: [8, 16, 24]}");
-        // Runs of 2 s: long enough that none finishes before the interrupt on a loaded machine.
-        var trainer = _kit.TrainerWords(epochs: 40, epochSeconds: 0.05);
+        // Runs that cannot finish before the interrupt however slow the machine; the second sweep's trainers stop
+        // at once when they resume (past their last epoch).
+        var trainer = _kit.TrainerWords(epochs: 100_000, epochSeconds: 0.05);
         string[] checkpoints = [];
-        using (var sweep = _kit.StartCli(trainer, SweepArgs(file)))
+        using (var sweep = _kit.StartCli(trainer, ownProcessGroup: true, SweepArgs(file)))
         {
             SweepTestKit.WaitUntil(() =>
             {
                 var runs = Path.Combine(_kit.Dir, "runs", "interrupted");
                 checkpoints = Directory.Exists(runs) ? Directory.GetFiles(runs, "epoch", SearchOption.AllDirectories) : [];
                 return checkpoints.Length >= 2;
-            }, TimeSpan.FromSeconds(30), "checkpoints of two runs");
-            Process.Start("kill", ["-INT", sweep.Id.ToString()])!.WaitForExit();
+            }, TimeSpan.FromSeconds(120), "checkpoints of two runs");
+            // Ctrl-C at a terminal: SIGINT to the sweep and its trainers at once, and the sweep signals them again.
+            Process.Start("kill", ["-INT", "--", $"-{sweep.Id}"])!.WaitForExit();
             Assert.Equal(1, RunToEnd(sweep)); // interrupted: exit 1, runs given back
+            var output = File.ReadAllText(Path.Combine(_kit.Dir, $"cli-{sweep.Id}.log"));
+            Assert.Equal(2, output.Split('\n').Count(l => l.Contains("checkpoint written, resumes from its checkpoint on the next run of the sweep")));
+            Assert.Contains("this session: 0 finished, 0 failed, 2 interrupted", output);
         }
         Assert.DoesNotContain(_kit.LogLines(), l => l.StartsWith("finish", StringComparison.Ordinal));
         // The trainers were asked to stop (SIGINT), not killed.
         Assert.Equal(2, _kit.LogLines().Count(l => l.StartsWith("interrupted", StringComparison.Ordinal)));
 
-        using (var again = _kit.StartCli(trainer, SweepArgs(file))) Assert.Equal(0, RunToEnd(again));
+        using (var again = _kit.StartCli(_kit.TrainerWords(epochs: 3), SweepArgs(file))) Assert.Equal(0, RunToEnd(again));
         var starts = _kit.LogLines().Where(l => l.StartsWith("start", StringComparison.Ordinal)).ToList();
         foreach (var checkpoint in checkpoints)
         {

@@ -94,8 +94,9 @@ public class SweepExecutorTests : IDisposable
         using var store = OpenStore();
         var (sweep, runs) = RunStoreTests.Register(store, _kit, "  model.d_model: {values: [16, 32, 48]}");
         using var cancel = new CancellationTokenSource();
-        var running = new SweepExecutor(store, _kit.FakeTrainer(epochs: 400, epochSeconds: 0.05), Options(sweep, null, null)).RunAsync(cancel.Token);
-        SweepTestKit.WaitUntil(() => runs.Take(2).All(r => File.Exists(Path.Combine(r.RunDir, "checkpoints", "last", "epoch"))), TimeSpan.FromSeconds(20), "two checkpoints");
+        // Runs that cannot finish before the cancellation however slow the machine is.
+        var running = new SweepExecutor(store, _kit.FakeTrainer(epochs: 100_000, epochSeconds: 0.05), Options(sweep, null, null)).RunAsync(cancel.Token);
+        SweepTestKit.WaitUntil(() => runs.Take(2).All(r => File.Exists(Path.Combine(r.RunDir, "checkpoints", "last", "epoch"))), TimeSpan.FromSeconds(120), "two checkpoints");
         cancel.Cancel();
         Assert.Equal(new ExecutorSummary(0, 0, 2), await running);
         Assert.All(store.List(sweep), r => Assert.Equal(RunStatus.Pending, r.Status));

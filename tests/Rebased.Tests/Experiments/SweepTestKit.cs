@@ -114,9 +114,14 @@ public sealed class SweepTestKit : IDisposable
     }
 
     /// <summary>The CLI as a separate process (to be interrupted), with the fake trainer.</summary>
-    public Process StartCli(string[] trainer, params string[] args)
+    public Process StartCli(string[] trainer, params string[] args) => StartCli(trainer, ownProcessGroup: false, args);
+
+    /// <summary>With <paramref name="ownProcessGroup"/>, the CLI leads a process group of its own (setsid), so that a
+    /// signal can go to it and its trainers at once, as a terminal's Ctrl-C does.</summary>
+    public Process StartCli(string[] trainer, bool ownProcessGroup, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Dir };
+        var start = new ProcessStartInfo(ownProcessGroup ? "setsid" : "dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Dir };
+        if (ownProcessGroup) start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Rebased.Cli.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment[TrainerCommand.EnvironmentVariable] = string.Join(" ", trainer);

@@ -112,4 +112,60 @@ public class TrainerTests
         e = Assert.Throws<UserError>(() => NewTrainer(config, run).Run(resume: true));
         Assert.Contains("no checkpoint to resume from", e.Message);
     }
+
+    [Fact]
+    public void InterruptedCheckpointWritesAndTornMetricsAreRepairedAndTheRunMatches()
+    {
+        var config = Config();
+        var whole = RunDirectory.Create(config, TempDir());
+        NewTrainer(config, whole).Run(resume: false);
+
+        var parted = RunDirectory.Create(config, TempDir());
+        using var cts = new CancellationTokenSource();
+        NewTrainer(config, parted, new TrainerOptions { Cancellation = cts.Token, OnEpoch = m => { if (m.Epoch == 1) cts.Cancel(); } }).Run(resume: false);
+        // Stopped in the middle of the next checkpoint swap (last moved to last.old, last.tmp not moved in) and
+        // while appending a metrics line.
+        Directory.Move(parted.LastCheckpoint, parted.LastCheckpoint + ".old");
+        Directory.CreateDirectory(parted.LastCheckpoint + ".tmp");
+        File.AppendAllText(parted.MetricsPath, "{\"step\":24,\"ep");
+        Assert.Equal(2, parted.ReadMetrics().Count);
+
+        Assert.Equal([$"restored {parted.LastCheckpoint} from last.old (a checkpoint swap was interrupted)", $"removed the partial checkpoint {parted.LastCheckpoint}.tmp"],
+            parted.RecoverCheckpoints());
+        Assert.Empty(parted.RecoverCheckpoints());
+        var resumed = NewTrainer(config, parted).Run(resume: true);
+        Assert.Equal(Comparable(whole.ReadMetrics()), Comparable(parted.ReadMetrics()));
+        Assert.Equal(("finished", 24L), (resumed.Status, resumed.Steps));
+
+        File.WriteAllText(parted.MetricsPath, File.ReadAllText(parted.MetricsPath).Replace("\"epoch\":1,", "\"epoch\":1,,"));
+        var e = Assert.Throws<UserError>(() => parted.ReadMetrics());
+        Assert.StartsWith($"{parted.MetricsPath}: line 2 is not a metrics record", e.Message);
+        Assert.EndsWith("repair or delete that line", e.Message);
+    }
+
+    [Fact]
+    public void AnEarlyStoppedRunWhoseSummaryWasLostIsFinishedOnResumeWithoutTraining()
+    {
+        var config = Config("early_stopping_threshold=0.05", "max_epochs=20");
+        var run = RunDirectory.Create(config, TempDir());
+        var summary = NewTrainer(config, run).Run(resume: false);
+        File.Delete(run.SummaryPath);
+        var again = NewTrainer(config, run).Run(resume: true);
+        Assert.Equal((StopReasons.EarlyStop, summary.EpochsRun, summary.Steps, summary.BestAccuracy), (again.StopReason, again.EpochsRun, again.Steps, again.BestAccuracy));
+        Assert.Equal(summary.EpochsRun, run.ReadMetrics().Count);
+    }
+
+    [Fact]
+    public void ARunDirectoryHasOneTrainerAtATime()
+    {
+        var dir = TempDir();
+        using (RunLock.Acquire(dir))
+        {
+            Assert.True(RunLock.IsHeld(dir));
+            var e = Assert.Throws<UserError>(() => RunLock.Acquire(dir));
+            Assert.Equal($"{dir}: another process is training this run (it holds trainer.lock); wait for it to stop, or stop it first", e.Message);
+        }
+        Assert.False(RunLock.IsHeld(dir));
+        using (RunLock.Acquire(dir)) Assert.True(File.Exists(Path.Combine(dir, RunLock.FileName)));
+    }
 }
