@@ -178,7 +178,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         RunSummary? summary = null;
         AnsiConsole.Progress()
             .AutoClear(true)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            // The trainer's own ETA: a remaining-time column estimates from the progress since the display started, which
+            // after --resume includes the steps done before it (an estimate many times too low).
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 })
             .Start(ctx =>
             {
                 ProgressTask? task = null;
@@ -191,8 +193,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                     {
                         task ??= ctx.AddTask("training", maxValue: (double)p.StepsPerEpoch * p.MaxEpochs);
                         task.Value = (double)p.Epoch * p.StepsPerEpoch + p.StepInEpoch;
-                        task.Description = Markup.Escape(FormattableString.Invariant(
-                            $"epoch {p.Epoch + 1}/{p.MaxEpochs} step {p.StepInEpoch}/{p.StepsPerEpoch} loss {p.Loss:F4} best acc {Math.Max(best, p.BestAccuracy):F3} {p.TokensPerSecond / 1000:F1}k tok/s"));
+                        task.Description = Markup.Escape(LiveDescription(p, best));
                     },
                     OnEpoch = m =>
                     {
@@ -205,6 +206,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             });
         return summary!;
     }
+
+    /// <summary>The live display's line, short enough that it and the bar fit 80 columns.</summary>
+    public static string LiveDescription(StepProgress p, double best) => FormattableString.Invariant(
+        $"ep {p.Epoch + 1}/{p.MaxEpochs} {p.StepInEpoch}/{p.StepsPerEpoch} loss {p.Loss:F4} acc {Math.Max(best, p.BestAccuracy):F3} {p.TokensPerSecond / 1000:F1}k tok/s eta {Eta(p.EtaSeconds)}");
 
     private static string EpochLine(EpochMetrics m, int maxEpochs) => FormattableString.Invariant(
         $"epoch {m.Epoch + 1}/{maxEpochs}: train_loss {m.TrainLoss:F4} valid_loss {m.ValidLoss:F4} valid_accuracy {m.ValidAccuracy:F4} lr {m.Lr:G4} {m.TokensPerS:F0} tok/s {m.ElapsedS:F1} s");
