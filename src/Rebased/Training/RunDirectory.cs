@@ -101,7 +101,10 @@ public sealed class RunDirectory
     public void TruncateMetrics(int epochs)
     {
         var kept = ReadMetrics().Where(m => m.Epoch < epochs).Select(m => JsonSerializer.Serialize(m, Json.Line));
-        File.WriteAllLines(MetricsPath, kept);
+        // Replaced whole, so that a kill in the middle leaves the old lines rather than a part of them.
+        var temp = MetricsPath + ".tmp";
+        File.WriteAllLines(temp, kept);
+        File.Move(temp, MetricsPath, overwrite: true);
     }
 
     public void AppendMetrics(EpochMetrics metrics) =>

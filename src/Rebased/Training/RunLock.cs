@@ -74,7 +74,7 @@ public static class TrainerProcesses
                     if (Path.TrimEndingDirectorySeparator(Path.GetFullPath(args[i + 1], cwd)) == target) { found.Add(pid); break; }
                 }
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { } // gone, not ours, or an odd argument
         }
         return found;
     }
