@@ -1,4 +1,4 @@
-using Spectre.Console;
+using System.Reflection;
 
 namespace Rebased.Cli;
 
@@ -12,12 +12,29 @@ public static class ExitCodes
 /// <summary>Console helpers shared by the commands.</summary>
 public static class Cli
 {
-    /// <summary>Prints an error as one line (the innermost useful message), with the stack trace only when verbose.</summary>
-    public static void Error(Exception e, bool verbose)
+    /// <summary>The informational version (with the commit the build recorded, after '+').</summary>
+    public static string Version =>
+        typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>The most libtorch CPU threads an option may ask for: beyond four per core they only add contention.</summary>
+    public static int MaxThreads => 4 * Environment.ProcessorCount;
+
+    /// <summary>The message for a --threads value outside 1..<see cref="MaxThreads"/>, or null when it is inside.</summary>
+    public static string? ThreadsProblem(int? threads) => threads is < 1 || threads > MaxThreads
+        ? $"--threads must be between 1 and {MaxThreads} (4 x the {Environment.ProcessorCount} CPU cores), got {threads}"
+        : null;
+
+    public static void Error(string message, Exception e, bool verbose)
     {
-        var message = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner.Message : e.Message;
         Console.Error.WriteLine($"error: {message}");
         if (verbose) Console.Error.WriteLine(e);
         else Console.Error.WriteLine("(run with --verbose for details)");
+    }
+
+
+    /// <summary>Prints an error as one line (the innermost useful message), with the stack trace only when verbose.</summary>
+    public static void Error(Exception e, bool verbose)
+    {
+        Error(e is TargetInvocationException { InnerException: { } inner } ? inner.Message : e.Message, e, verbose);
     }
 }

@@ -9,6 +9,12 @@ app.Configure(config =>
 {
     config.SetApplicationName("rebased");
     config.PropagateExceptions();
+    config.UseStrictParsing();
+    config.SetApplicationVersion(Cli.Version);
+    config.AddExample("train", "--config", "configs/simple_mqar.yaml");
+    config.AddExample("sweep", "configs/cpu_sweep.yaml", "--dry-run");
+    config.AddExample("--version");
+    config.AddExample("COMMAND", "--verbose   (any command: errors with their stack trace)");
     config.AddCommand<InfoCommand>("info").WithDescription("Show .NET, TorchSharp, libtorch and CUDA facts: the first thing to run when something fails.");
     config.AddBranch("data", data =>
     {
@@ -34,9 +40,20 @@ app.Configure(config =>
     });
 });
 
+var commandLine = args.Where(a => a != "--verbose").ToArray();
 try
 {
-    return app.Run(SweepCommand.WithExplicitRun(args.Where(a => a != "--verbose").ToArray()));
+    return app.Run(SweepCommand.WithExplicitRun(commandLine));
+}
+catch (CommandParseException e) when (OptionErrors.DescribeUnknownOption(e, commandLine) is { } message)
+{
+    Cli.Error(message, e, verbose);
+    return ExitCodes.Usage;
+}
+catch (CommandRuntimeException e) when (OptionErrors.DescribeConversionFailure(e, commandLine) is { } message)
+{
+    Cli.Error(message, e, verbose);
+    return ExitCodes.Usage;
 }
 catch (Exception e) when (e is CommandParseException or CommandConfigurationException or CommandRuntimeException)
 {

@@ -34,6 +34,13 @@ public sealed class SweepCommand : Command<SweepCommand.Settings>
         [CommandOption("--slurm-tasks <N>")]
         [Description("Array tasks in the Slurm script (default: the number of unfinished runs, at most 32).")]
         public int? SlurmTasks { get; init; }
+
+        public override Spectre.Console.ValidationResult Validate()
+        {
+            if (SlurmTasks is < 1) return Spectre.Console.ValidationResult.Error($"--slurm-tasks must be at least 1, got {SlurmTasks}");
+            if (SlurmTasks is not null && EmitSlurm is null) return Spectre.Console.ValidationResult.Error("--slurm-tasks needs --emit-slurm FILE");
+            return base.Validate();
+        }
     }
 
     /// <summary>`rebased sweep FILE …` is short for `rebased sweep run FILE …` (the command line parser has no

@@ -50,15 +50,7 @@ public static class ConfigLoader
 
     private static YamlMappingNode ReadRoot(string yaml, string source)
     {
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException e)
-        {
-            throw new UserError($"{source}:{e.Start.Line}: not valid YAML ({e.Message})", e);
-        }
+        var stream = YamlText.Load(yaml, source);
         if (stream.Documents.Count == 0) return new YamlMappingNode();
         return stream.Documents[0].RootNode as YamlMappingNode
             ?? throw new UserError($"{source}: the top level must be a mapping of keys (data, model, learning_rate, ...)");

@@ -23,20 +23,12 @@ public sealed class ConfigTree
     public static ConfigTree LoadYaml(string path)
     {
         if (!File.Exists(path)) throw new UserError($"config file not found: {path}");
-        try
-        {
-            return FromYaml(File.ReadAllText(path), path);
-        }
-        catch (YamlDotNet.Core.YamlException e)
-        {
-            throw new UserError($"{path}: invalid YAML at line {e.Start.Line}: {e.Message}");
-        }
+        return FromYaml(File.ReadAllText(path), path);
     }
 
     public static ConfigTree FromYaml(string text, string source)
     {
-        var stream = new YamlStream();
-        stream.Load(new StringReader(text));
+        var stream = Configs.YamlText.Load(text, source);
         if (stream.Documents.Count == 0) return Empty();
         if (ConvertNode(stream.Documents[0].RootNode) is not SortedDictionary<string, object?> root)
             throw new UserError($"{source}: the top level must be a mapping of config keys");

@@ -28,9 +28,7 @@ public sealed class SweepDefinition
     {
         if (!File.Exists(path)) throw new UserError($"sweep file not found: {path}");
         var full = Path.GetFullPath(path);
-        var stream = new YamlStream();
-        try { stream.Load(new StringReader(File.ReadAllText(full))); }
-        catch (YamlDotNet.Core.YamlException e) { throw new UserError($"{path}: invalid YAML at line {e.Start.Line}: {e.Message}"); }
+        var stream = Configs.YamlText.Load(File.ReadAllText(full), path);
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new UserError($"{path}: a sweep file must be a YAML mapping");
 
