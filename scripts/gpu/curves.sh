@@ -34,4 +34,4 @@ if [[ -n "${REFERENCE_SEEDS:-}" ]]; then
   done
 fi
 wait
-tar -C "$runs" -cf "$out/runs.tar" $(cd "$runs" && ls -d */metrics.jsonl */summary.json *.log 2>/dev/null)
+tar -C "$runs" -cf "$out/runs.tar" $(cd "$runs" && ls -d */config.yaml */metrics.jsonl */summary.json *.log 2>/dev/null)

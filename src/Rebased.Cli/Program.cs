@@ -29,8 +29,15 @@ app.Configure(config =>
         sweep.AddCommand<SweepCommand>("run").WithDescription("Run a sweep file's runs here (also: `rebased sweep FILE ...`).");
         sweep.AddCommand<SweepStatusCommand>("status").WithDescription("Counts and a table of a store's runs.");
         sweep.AddCommand<SweepWorkerCommand>("worker").WithDescription("Claim and run a store's runs until none are left (for schedulers).");
+        sweep.AddCommand<SweepExportCommand>("export").WithDescription("Add a store's finished runs to a runs file (JSON lines) that goes into the repository.");
+        sweep.AddCommand<SweepImportCommand>("import").WithDescription("Put a runs file's finished runs into a store, so that their sweep skips them there.");
     });
-    config.AddCommand<ReportCommand>("report").WithDescription("Figure 1 (PNG), its numbers (Markdown, CSV) and a Table-1 summary from a store.");
+    config.AddBranch("report", report =>
+    {
+        report.SetDescription("Figure 1 and its tables from a store (`rebased report [figure]`), or learning curves against the reference (`rebased report curves`).");
+        report.AddCommand<ReportCommand>("figure").WithDescription("Figure 1 (PNG), its numbers (Markdown, CSV) and a Table-1 summary from a store (also: `rebased report ...`).");
+        report.AddCommand<ReportCurvesCommand>("curves").WithDescription("Our runs' valid accuracy per epoch against the reference trainer's, and curves.json.");
+    });
     config.AddBranch("bench", bench =>
     {
         bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
@@ -43,7 +50,7 @@ app.Configure(config =>
 var commandLine = args.Where(a => a != "--verbose").ToArray();
 try
 {
-    return app.Run(SweepCommand.WithExplicitRun(commandLine));
+    return app.Run(ReportCommand.WithExplicitFigure(SweepCommand.WithExplicitRun(commandLine)));
 }
 catch (CommandParseException e) when (OptionErrors.DescribeUnknownOption(e, commandLine) is { } message)
 {

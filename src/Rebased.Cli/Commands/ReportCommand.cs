@@ -24,6 +24,12 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
         public string? Sweep { get; init; }
     }
 
+    /// <summary>`rebased report [OPTIONS]` is `rebased report figure [OPTIONS]`.</summary>
+    public static string[] WithExplicitFigure(string[] args) =>
+        args is ["report", ..] && (args.Length == 1 || args[1] is not ("figure" or "curves" or "-h" or "--help"))
+            ? ["report", "figure", .. args[1..]]
+            : args;
+
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         using var store = RunStore.Open(settings.Store, mustExist: true);

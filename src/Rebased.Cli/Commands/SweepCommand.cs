@@ -46,7 +46,7 @@ public sealed class SweepCommand : Command<SweepCommand.Settings>
     /// <summary>`rebased sweep FILE …` is short for `rebased sweep run FILE …` (the command line parser has no
     /// default command with arguments inside a branch).</summary>
     public static string[] WithExplicitRun(string[] args) =>
-        args is ["sweep", var next, ..] && next is not ("run" or "status" or "worker") && !next.StartsWith('-')
+        args is ["sweep", var next, ..] && next is not ("run" or "status" or "worker" or "export" or "import") && !next.StartsWith('-')
             ? ["sweep", "run", .. args[1..]]
             : args;
 

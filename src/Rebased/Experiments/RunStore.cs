@@ -114,6 +114,35 @@ public abstract class RunStore : IDisposable
         return added;
     }
 
+    /// <summary>Adds finished runs made elsewhere (an exported runs file), or marks the store's unfinished rows of those
+    /// runs finished with the imported outcome; runs the store already holds as finished keep theirs. Returns how many
+    /// rows were added or completed.</summary>
+    public int ImportFinished(IEnumerable<RunRecord> runs)
+    {
+        using var c = Connect();
+        using var tx = c.BeginTransaction();
+        int changed = 0;
+        foreach (var r in runs)
+        {
+            changed += Execute(c, tx, $"""
+                INSERT INTO runs (sweep, config_hash, position, config_json, overrides_json, base_config_path, run_dir, status, attempts,
+                                  device, finished_at_ms, best_accuracy, stop_reason, epochs_run, wall_time_s, metrics_json, summary_json)
+                VALUES (@sweep, @hash, @position, @config, @overrides, @base, @dir, 'finished', 1,
+                        @device, {NowMs}, @best, @stop, @epochs, @wall, @metrics, @summary)
+                ON CONFLICT (sweep, config_hash) DO UPDATE SET status = 'finished', worker = NULL, lease_until_ms = NULL,
+                    device = excluded.device, finished_at_ms = excluded.finished_at_ms, best_accuracy = excluded.best_accuracy,
+                    stop_reason = excluded.stop_reason, epochs_run = excluded.epochs_run, wall_time_s = excluded.wall_time_s,
+                    metrics_json = excluded.metrics_json, summary_json = excluded.summary_json, error = NULL
+                WHERE runs.status <> 'finished'
+                """, ("sweep", r.Sweep), ("hash", r.ConfigHash), ("position", r.Position), ("config", r.ConfigJson),
+                ("overrides", r.OverridesJson), ("base", r.BaseConfigPath), ("dir", r.RunDir), ("device", r.Device),
+                ("best", r.BestAccuracy), ("stop", r.StopReason), ("epochs", r.EpochsRun), ("wall", r.WallTimeSeconds),
+                ("metrics", r.MetricsJson), ("summary", r.SummaryJson));
+        }
+        tx.Commit();
+        return changed;
+    }
+
     /// <summary>Claims the first pending run (or a running one whose lease expired) for a worker, atomically.</summary>
     public RunRecord? Claim(string worker, string? device, TimeSpan lease, string? sweep = null)
     {

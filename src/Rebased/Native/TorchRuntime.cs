@@ -164,6 +164,10 @@ public static class TorchRuntime
         return "2.10.0 (TorchSharp package)";
     }
 
+    /// <summary>The device's hardware name ("NVIDIA H100 80GB HBM3" for cuda:0 on such a GPU), or "cpu".</summary>
+    public static string HardwareName(torch.Device device) =>
+        device.type == DeviceType.CUDA ? CudaDeviceName(device.index < 0 ? 0 : device.index) : "cpu";
+
     private static string CudaDeviceName(int index)
     {
         try

@@ -34,7 +34,9 @@ public sealed record RunSummary(
     [property: JsonPropertyName("wall_time_s")] double WallTimeS,
     [property: JsonPropertyName("parameter_count")] long ParameterCount,
     [property: JsonPropertyName("device")] string Device,
-    [property: JsonPropertyName("config_hash")] string ConfigHash);
+    [property: JsonPropertyName("config_hash")] string ConfigHash,
+    [property: JsonPropertyName("device_name")] string? DeviceName = null,
+    [property: JsonPropertyName("commit")] string? Commit = null);
 
 internal static class Json
 {

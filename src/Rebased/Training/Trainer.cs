@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Rebased.Configs;
 using Rebased.Models;
+using Rebased.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -84,7 +85,8 @@ public sealed class Trainer
         RunSummary Finish(string stopReason, int epochsRun)
         {
             var summary = new RunSummary(_config.RunId, stopReason == StopReasons.Interrupted ? "interrupted" : "finished", stopReason, best,
-                epochsRun, step, ElapsedSeconds(), parameterCount, _device.ToString(), _configHash);
+                epochsRun, step, ElapsedSeconds(), parameterCount, _device.ToString(), _configHash,
+                TorchRuntime.HardwareName(_device), BuildInfo.Commit);
             _run.WriteSummary(summary);
             return summary;
         }
