@@ -15,6 +15,10 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
         [Description("Results store (default runs/sweeps.db).")]
         public string? Store { get; init; }
 
+        [CommandOption("--runs <FILE>")]
+        [Description("Read the finished runs from a runs file (`rebased sweep export`, e.g. docs/results/figure1/runs.jsonl) instead of a store.")]
+        public string? Runs { get; init; }
+
         [CommandOption("--out <DIR>")]
         [Description("Output folder (default reports).")]
         public string Out { get; init; } = "reports";
@@ -32,19 +36,31 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
-        using var store = RunStore.Open(settings.Store, mustExist: true);
-        var sweeps = settings.Sweep is null ? store.Sweeps() : [settings.Sweep];
-        if (sweeps.Count == 0) throw new UserError($"{store.Description} holds no sweeps");
+        if (settings.Runs is not null && settings.Store is not null) throw new UserError("give either --store URL or --runs FILE, not both");
+        var runs = settings.Runs is not null ? FromRunsFile(settings.Runs) : FromStore(settings.Store);
+        var sweeps = settings.Sweep is null ? runs.Select(r => r.Sweep).Distinct().Order(StringComparer.Ordinal).ToList() : [settings.Sweep];
+        if (sweeps.Count == 0) throw new UserError($"{settings.Runs ?? settings.Store ?? RunStore.DefaultSqlitePath} holds no runs");
         foreach (var name in sweeps)
         {
-            var finished = store.List(name).Where(r => r.Status == RunStatus.Finished).ToList();
+            var finished = runs.Where(r => r.Sweep == name && r.Status == RunStatus.Finished).ToList();
             if (finished.Count == 0) { Console.WriteLine($"{name}: no finished runs yet"); continue; }
             var points = Selection.Select(finished.Select(RunResult.FromRecord));
             var files = Figure1Report.Write(points, settings.Out, name);
             Console.WriteLine($"{name}: {finished.Count} finished runs → {points.Count} points");
             AnsiConsole.Write(new Markup(Markup.Escape(Figure1Report.AblationTable(points, name))));
-            Console.WriteLine($"wrote {files.Figure}, {files.Table}, {files.Csv}, {files.AblationTable}");
+            AnsiConsole.Write(new Markup(Markup.Escape(PaperFigure1.ComparisonTable(points, name))));
+            Console.WriteLine($"wrote {files.Figure}, {files.Table}, {files.Csv}, {files.AblationTable}, {files.PaperComparison}");
         }
         return ExitCodes.Ok;
+    }
+
+    static IReadOnlyList<RunRecord> FromRunsFile(string path) => File.Exists(path)
+        ? RunsFile.Read(path).Select(l => l.Run).ToList()
+        : throw new UserError($"{path}: no such runs file (`rebased sweep export FILE` writes one)");
+
+    static IReadOnlyList<RunRecord> FromStore(string? url)
+    {
+        using var store = RunStore.Open(url, mustExist: true);
+        return store.List();
     }
 }

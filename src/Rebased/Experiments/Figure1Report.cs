@@ -5,7 +5,7 @@ using ScottPlot;
 namespace Rebased.Experiments;
 
 /// <summary>Files written by a report.</summary>
-public sealed record ReportFiles(string Figure, string Table, string Csv, string AblationTable);
+public sealed record ReportFiles(string Figure, string Table, string Csv, string AblationTable, string PaperComparison);
 
 /// <summary>
 /// Figure 1 of the paper from selected points: one panel per sequence length, MQAR accuracy against model width
@@ -32,11 +32,12 @@ public static class Figure1Report
         Directory.CreateDirectory(outDir);
         var files = new ReportFiles(
             Path.Combine(outDir, $"{name}_figure1.png"), Path.Combine(outDir, $"{name}_figure1.md"),
-            Path.Combine(outDir, $"{name}_figure1.csv"), Path.Combine(outDir, $"{name}_table.md"));
+            Path.Combine(outDir, $"{name}_figure1.csv"), Path.Combine(outDir, $"{name}_table.md"), Path.Combine(outDir, $"{name}_vs_paper.md"));
         RenderFigure(points, files.Figure);
         File.WriteAllText(files.Table, MarkdownTable(points, name));
         File.WriteAllText(files.Csv, Csv(points));
         File.WriteAllText(files.AblationTable, AblationTable(points, name));
+        File.WriteAllText(files.PaperComparison, PaperFigure1.ComparisonTable(points, name));
         return files;
     }
 
@@ -76,6 +77,18 @@ public static class Figure1Report
                 line.LineWidth = 2;
                 line.MarkerSize = 8;
                 line.MarkerShape = Markers[style % Markers.Length];
+
+                // The paper's reading at the same widths: hollow markers on a dashed line (a range as its middle).
+                var paper = series.Select(p => PaperFigure1.Find(p.Mixer, p.SeqLen, p.DModel)).ToArray();
+                if (paper.All(p => p is null)) continue;
+                var paperXs = xs.Where((_, i) => paper[i] is not null).ToArray();
+                var paperYs = paper.Where(p => p is not null).Select(p => (p!.Low + p.High) / 2).ToArray();
+                var reading = plot.Add.Scatter(paperXs, paperYs);
+                reading.Color = color.WithAlpha(0.6);
+                reading.LineWidth = 1;
+                reading.LinePattern = LinePattern.Dashed;
+                reading.MarkerSize = 9;
+                reading.MarkerShape = MarkerShape.OpenCircle;
             }
             plot.Axes.Bottom.SetTicks(widths.Select((_, i) => (double)i).ToArray(), widths.Select(w => w.ToString(CultureInfo.InvariantCulture)).ToArray());
             plot.Axes.SetLimits(-0.5, widths.Length - 0.5, -0.03, 1.05);
@@ -102,6 +115,16 @@ public static class Figure1Report
                 MarkerSize = 8,
             });
         }
+        legend.ManualItems.Add(new LegendItem
+        {
+            LabelText = "paper (eye-read)",
+            LineColor = Colors.Gray,
+            LineWidth = 1,
+            LinePattern = LinePattern.Dashed,
+            MarkerShape = MarkerShape.OpenCircle,
+            MarkerColor = Colors.Gray,
+            MarkerSize = 9,
+        });
         SaveWithLegendBelow(multiplot, legend, path, panelWidth * lengths.Length, height);
     }
 
