@@ -18,4 +18,21 @@ public static class TensorErrors
         if (norm == 0) return diff == 0 ? 0 : double.PositiveInfinity;
         return diff / norm;
     }
+
+    /// <summary>
+    /// ‖ours − ref‖₂ / max(‖ref‖₂, <paramref name="scale"/>) in float64: the relative error, except where the
+    /// reference is much smaller than the size its inputs give it (an analytically near-zero gradient), which is
+    /// judged against that size instead. NaN on shape mismatch or non-finite values.
+    /// </summary>
+    public static double Scaled(Tensor ours, Tensor reference, double scale)
+    {
+        if (!ours.shape.SequenceEqual(reference.shape)) return double.NaN;
+        using var scope = NewDisposeScope();
+        var a = ours.detach().cpu().to(ScalarType.Float64);
+        var b = reference.detach().cpu().to(ScalarType.Float64);
+        double diff = (a - b).norm().item<double>();
+        double norm = Math.Max(b.norm().item<double>(), scale);
+        if (norm == 0) return diff == 0 ? 0 : double.PositiveInfinity;
+        return diff / norm;
+    }
 }

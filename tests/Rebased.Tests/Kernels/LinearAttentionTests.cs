@@ -31,6 +31,44 @@ public class LinearAttentionTests
         Assert.True(result.Passed, $"{formName} {c}: relative errors y {result.Y:E2}, dq {result.Dq:E2}, dk {result.Dk:E2}, dv {result.Dv:E2} > {result.Tolerance:E0}");
     }
 
+    public static TheoryData<string, int, string> SixteenBitCases()
+    {
+        var data = new TheoryData<string, int, string>();
+        foreach (var form in new[] { "naive", "chunked" })
+            for (int i = 0; i < LinearAttentionCheck.CoveringCases.Count; i++)
+                if (LinearAttentionCheck.CoveringCases[i].T <= 64)
+                    foreach (var dtype in new[] { "bf16", "fp16" }) data.Add(form, i, dtype);
+        return data;
+    }
+
+    /// <summary>The 16-bit path of `bench kernels --check` on CPU (in bf16 the naive form once failed T = 64, D = 32 at 0.1 in dq).</summary>
+    [Theory]
+    [MemberData(nameof(SixteenBitCases))]
+    public void SixteenBitFormMatchesFloat64Reference(string formName, int caseIndex, string dtypeName)
+    {
+        var dtype = dtypeName == "bf16" ? ScalarType.BFloat16 : ScalarType.Float16;
+        var c = LinearAttentionCheck.CoveringCases[caseIndex];
+        var result = LinearAttentionCheck.Run(LinearAttentionForms.Get(formName, CPU, dtype), c, CPU, dtype, seed: 1000 + caseIndex);
+        Assert.True(result.Passed, $"{formName} {dtypeName} {c}: errors y {result.Y:E2}, dq {result.Dq:E2}, dk {result.Dk:E2}, dv {result.Dv:E2} > {result.Tolerance:E0}");
+    }
+
+    [Fact]
+    public void ScaledErrorIsRelativeUnlessTheReferenceIsBelowItsScale()
+    {
+        using var reference = tensor(new double[] { 3, 4 });
+        using var ours = tensor(new double[] { 3, 4.5 });
+        Assert.Equal(0.1, TensorErrors.Scaled(ours, reference, scale: 1), 12);
+        Assert.Equal(0.05, TensorErrors.Scaled(ours, reference, scale: 10), 12);
+
+        using var nearZero = tensor(new double[] { 1e-12, -1e-12 });
+        using var rounded = tensor(new double[] { 3e-4, -4e-4 });
+        using var wrong = tensor(new double[] { 0.3, -0.4 });
+        Assert.True(TensorErrors.Relative(rounded, nearZero) > 1e7);
+        Assert.Equal(5e-4, TensorErrors.Scaled(rounded, nearZero, scale: 1), 9);
+        Assert.Equal(0.5, TensorErrors.Scaled(wrong, nearZero, scale: 1), 9);
+        Assert.True(double.IsNaN(TensorErrors.Scaled(ones(3), ones(2), scale: 1)));
+    }
+
     [Fact]
     public void RecurrentIsCheckedAtFourSequenceLengthsAtLeast()
     {
