@@ -1,4 +1,4 @@
-namespace Rebased.Data;
+namespace Rebased.Data.Mqar;
 
 /// <summary>
 /// The MQAR generator of the reference (<c>_mqar</c>): per example K distinct keys (ids 1 … V/2−1) and K distinct

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Rebased.Data;
+namespace Rebased.Data.Mqar;
 
 /// <summary>
 /// One training batch. <see cref="Inputs"/>, <see cref="Labels"/>: int64 [B, L] (labels −100 except the
@@ -26,7 +26,7 @@ public sealed record MqarBatch(Tensor Inputs, Tensor Labels, Tensor SupervisedIn
 /// supervised positions and targets) is copied to the device once and every batch is gathered and widened
 /// there; on the CPU each batch is written straight into its output tensors.
 /// </summary>
-public sealed class MqarBatches : IDisposable
+public sealed class MqarBatches : ITaskBatches
 {
     private const ulong ShufflePurpose = 0x53485546464c45ul;
     private const int UploadRows = 4096;
@@ -98,6 +98,13 @@ public sealed class MqarBatches : IDisposable
         int start = index * BatchSize;
         var rows = order.AsSpan(start, Math.Min(BatchSize, _data.Count - start));
         return _deviceTokens is null ? HostBatch(rows) : DeviceBatch(rows);
+    }
+
+    TaskBatch ITaskBatches.Batch(int epoch, int index)
+    {
+        var batch = Batch(epoch, index);
+        batch.Labels.Dispose();
+        return new TaskBatch(batch.Inputs, batch.SupervisedIndex, batch.Targets);
     }
 
     private MqarBatch HostBatch(ReadOnlySpan<int> rows)

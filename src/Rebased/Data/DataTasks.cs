@@ -1,0 +1,18 @@
+using Rebased.Data.Mqar;
+
+namespace Rebased.Data;
+
+/// <summary>Every task, one line each; data.builder.name selects one, and MQAR (the reference's builder) is the default.</summary>
+public static class DataTasks
+{
+    public static IReadOnlyList<IDataTask> All { get; } =
+    [
+        new MqarTask(),
+    ];
+
+    public static IReadOnlyList<string> BuilderNames { get; } = All.SelectMany(t => t.BuilderNames).ToArray();
+
+    public static IDataTask? Find(string builderName) => All.FirstOrDefault(t => t.BuilderNames.Contains(builderName));
+
+    public static IDataTask? ForCommand(string commandName) => All.FirstOrDefault(t => t.CommandName == commandName);
+}
