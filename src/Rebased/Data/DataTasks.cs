@@ -1,5 +1,3 @@
-using Rebased.Data.Mqar;
-
 namespace Rebased.Data;
 
 /// <summary>Every task, one line each; data.builder.name selects one, and MQAR (the reference's builder) is the default.</summary>
@@ -7,7 +5,8 @@ public static class DataTasks
 {
     public static IReadOnlyList<IDataTask> All { get; } =
     [
-        new MqarTask(),
+        new Mqar.MqarTask(),
+        new CompositionalMqar.CompositionalMqarTask(),
     ];
 
     public static IReadOnlyList<string> BuilderNames { get; } = All.SelectMany(t => t.BuilderNames).ToArray();
