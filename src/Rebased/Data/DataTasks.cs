@@ -7,6 +7,7 @@ public static class DataTasks
     [
         new Mqar.MqarTask(),
         new CompositionalMqar.CompositionalMqarTask(),
+        new ForgettingMqar.ForgettingMqarTask(),
     ];
 
     public static IReadOnlyList<string> BuilderNames { get; } = All.SelectMany(t => t.BuilderNames).ToArray();
