@@ -13,6 +13,4 @@ public static class DataTasks
     public static IReadOnlyList<string> BuilderNames { get; } = All.SelectMany(t => t.BuilderNames).ToArray();
 
     public static IDataTask? Find(string builderName) => All.FirstOrDefault(t => t.BuilderNames.Contains(builderName));
-
-    public static IDataTask? ForCommand(string commandName) => All.FirstOrDefault(t => t.CommandName == commandName);
 }

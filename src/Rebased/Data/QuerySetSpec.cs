@@ -15,7 +15,6 @@ public sealed class QuerySetSpec(string task, string cacheKey, int vocabSize, in
     public string Generator => nameof(DataMode.NumpyCompatible);
     public string Shape => shape;
     public IReadOnlyDictionary<string, string> Metadata => metadata;
-    public string CacheKey => cacheKey;
 
     public ITaskSet Generate() => generate();
 

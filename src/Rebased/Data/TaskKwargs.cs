@@ -23,13 +23,22 @@ public sealed class TaskKwargs(string task, params TaskKwarg[] known)
 
     public IReadOnlyList<string> Names { get; } = known.Select(k => k.Name).ToArray();
 
-    public void Check(IReadOnlyDictionary<string, object?> given, string prefix = ConfigPrefix)
+    /// <summary>Checks names and values of config kwargs: known names, values of their kind and range.</summary>
+    public void Check(IReadOnlyDictionary<string, object?> given) => Check(given, ConfigPrefix, ranges: true);
+
+    /// <summary>
+    /// Checks generator arguments (the data command's): known names and values of their kind; ranges are left to the
+    /// task's arguments, whose errors name the argument as the command's options do.
+    /// </summary>
+    public void CheckArguments(IReadOnlyDictionary<string, object?> given) => Check(given, "--arg ", ranges: false);
+
+    private void Check(IReadOnlyDictionary<string, object?> given, string prefix, bool ranges)
     {
         foreach (var (name, value) in given)
         {
             var kind = known.FirstOrDefault(k => k.Name == name)?.Kind
                 ?? throw new UserError($"{prefix}{name}: unknown argument of the {task} builder (known: {string.Join(", ", Names)})");
-            if (Problem(kind, value) is { } expected) throw new UserError($"{prefix}{name}: expects {expected}, got '{Format(value)}'");
+            if (Problem(kind, value, ranges) is { } expected) throw new UserError($"{prefix}{name}: expects {expected}, got '{Format(value)}'");
         }
     }
 
@@ -42,14 +51,16 @@ public sealed class TaskKwargs(string task, params TaskKwarg[] known)
     public bool Boolean(IReadOnlyDictionary<string, object?> given, string name, bool fallback) =>
         given.TryGetValue(name, out var v) && v is bool b ? b : fallback;
 
-    private static string? Problem(KwargKind kind, object? value) => kind switch
+    private static string? Problem(KwargKind kind, object? value, bool ranges) => kind switch
     {
-        KwargKind.PositiveInteger when value is not (int or long) || System.Convert.ToInt64(value, CultureInfo.InvariantCulture) is < 1 or > int.MaxValue => "a positive integer",
-        KwargKind.NonNegativeInteger when value is not (int or long) || System.Convert.ToInt64(value, CultureInfo.InvariantCulture) is < 0 or > int.MaxValue => "a non-negative integer",
-        KwargKind.PositiveNumber when value is not (int or long or double) || !(System.Convert.ToDouble(value, CultureInfo.InvariantCulture) > 0) => "a positive number",
+        KwargKind.PositiveInteger when value is not (int or long) || OutOfRange(value, ranges ? 1 : int.MinValue) => "a positive integer",
+        KwargKind.NonNegativeInteger when value is not (int or long) || OutOfRange(value, ranges ? 0 : int.MinValue) => "a non-negative integer",
+        KwargKind.PositiveNumber when value is not (int or long or double) || (ranges && !(System.Convert.ToDouble(value, CultureInfo.InvariantCulture) > 0)) => "a positive number",
         KwargKind.Boolean when value is not bool => "true or false",
         _ => null,
     };
+
+    private static bool OutOfRange(object value, long min) => System.Convert.ToInt64(value, CultureInfo.InvariantCulture) is var v && (v < min || v > int.MaxValue);
 
     private static string Format(object? value) => value switch
     {

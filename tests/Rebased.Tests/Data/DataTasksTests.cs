@@ -13,11 +13,7 @@ public class DataTasksTests
     {
         Assert.Equal(DataTasks.BuilderNames.Count, DataTasks.BuilderNames.Distinct().Count());
         Assert.Equal(DataTasks.All.Count, DataTasks.All.Select(t => t.CommandName).Distinct().Count());
-        foreach (var task in DataTasks.All)
-        {
-            Assert.Same(task, DataTasks.Find(task.BuilderNames[0]));
-            Assert.Same(task, DataTasks.ForCommand(task.CommandName));
-        }
+        foreach (var task in DataTasks.All) Assert.Same(task, DataTasks.Find(task.BuilderNames[0]));
     }
 
     [Theory]
@@ -72,5 +68,17 @@ public class DataTasksTests
     {
         var request = new RunDataRequest(2048, seqLen, 1, 1, 0, new Dictionary<string, object?> { ["num_kv_pairs"] = 4 }, DataMode.Auto);
         Assert.Equal(expected.ToString(), new MqarTask().Splits(request).Train.Generator);
+    }
+
+    [Theory]
+    [InlineData("num_kv_pairs", 0, "MQAR kv-pairs: must be at least 1, got 0")]
+    [InlineData("power_a", -1.0, "MQAR power-a: must be a positive finite number, got -1")]
+    [InlineData("num_updates", 2, "--arg num_updates: unknown argument of the MQAR builder (known: num_kv_pairs, power_a, random_non_queries)")]
+    [InlineData("random_non_queries", "maybe", "--arg random_non_queries: expects true or false, got 'maybe'")]
+    public void DataCommandArgumentsAreCheckedByTheTaskNamingTheArgument(string name, object value, string expected)
+    {
+        var kwargs = new Dictionary<string, object?> { ["num_kv_pairs"] = 4, ["power_a"] = 0.01, [name] = value };
+        var e = Assert.Throws<UserError>(() => new MqarTask().Set(new SetRequest(64, 4, 32, 0, kwargs, DataMode.Fast)));
+        Assert.Equal(expected, e.Message);
     }
 }

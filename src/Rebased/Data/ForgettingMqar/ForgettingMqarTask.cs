@@ -30,7 +30,7 @@ public sealed class ForgettingMqarTask : IDataTask
 
     public ITaskSetSpec Set(SetRequest request)
     {
-        Kwargs.Check(request.Kwargs, "--arg ");
+        Kwargs.CheckArguments(request.Kwargs);
         return Spec(Args(request.VocabSize, request.NumExamples, request.SeqLen, request.Seed, request.Kwargs, request.Mode));
     }
 

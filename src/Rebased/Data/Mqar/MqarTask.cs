@@ -48,7 +48,7 @@ public sealed class MqarTask : IDataTask
 
     public ITaskSetSpec Set(SetRequest request)
     {
-        GeneratorArguments.Check(request.Kwargs, "--arg ");
+        GeneratorArguments.CheckArguments(request.Kwargs);
         var args = new MqarArgs(request.VocabSize, request.NumExamples, request.SeqLen,
             GeneratorArguments.Integer(request.Kwargs, "num_kv_pairs", DefaultKvPairs), GeneratorArguments.Number(request.Kwargs, "power_a", DefaultPowerA),
             GeneratorArguments.Boolean(request.Kwargs, "random_non_queries", false), request.Seed);
