@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Rebased.Data;
+using Rebased.Data.Mqar;
 using Rebased.Native;
 using TorchSharp;
 

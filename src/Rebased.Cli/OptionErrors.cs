@@ -13,10 +13,10 @@ namespace Rebased.Cli;
 public static partial class OptionErrors
 {
     /// <summary>The settings type of each command by its words; "sweep" is the shorthand `rebased sweep FILE`.</summary>
-    public static readonly IReadOnlyDictionary<string, Type> Commands = new Dictionary<string, Type>
+    public static readonly IReadOnlyDictionary<string, Type> Commands = new Dictionary<string, Type>(
+        Rebased.Data.DataTasks.All.Select(t => KeyValuePair.Create($"data {t.CommandName}", typeof(Commands.DataCommand.Settings))))
     {
         ["info"] = typeof(Commands.InfoCommand.Settings),
-        ["data mqar"] = typeof(Commands.DataMqarCommand.Settings),
         ["train"] = typeof(Commands.TrainCommand.Settings),
         ["parity"] = typeof(Commands.ParityCommand.Settings),
         ["sweep"] = typeof(Commands.SweepCommand.Settings),

@@ -19,7 +19,8 @@ app.Configure(config =>
     config.AddBranch("data", data =>
     {
         data.SetDescription("Generate task data.");
-        data.AddCommand<DataMqarCommand>("mqar").WithDescription("Generate an MQAR set (the reference's _mqar) and write it as safetensors or preview it.");
+        foreach (var task in Rebased.Data.DataTasks.All)
+            data.AddCommand<DataCommand>(task.CommandName).WithDescription(task.Summary).WithData(task);
     });
     config.AddCommand<TrainCommand>("train").WithDescription("Train one run from a config (the reference's YAML) into a run directory; --resume continues one.");
     config.AddCommand<ParityCommand>("parity").WithDescription("Compare forward and backward of a model with a reference fixture (exit 0 only when within tolerance).");

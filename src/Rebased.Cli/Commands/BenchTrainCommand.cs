@@ -61,10 +61,8 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         var device = Devices.Parse(s.Device);
 
         torch.random.manual_seed(0);
-        var (args, _) = TrainingSetup.DataArgs(config);
-        args.Validate(MqarMode.Fast);
-        var data = MqarGenerator.Generate(args, MqarMode.Fast);
-        using var batches = new MqarBatchSource(new MqarBatches(data, config.Data.BatchSize, shuffle: true, seed: 0, device));
+        var data = config.Data.Task().Splits(config.Data.Request()).Train.Generate();
+        using var batches = new TaskBatchSource(data.Batches(config.Data.BatchSize, shuffle: true, seed: 0, device));
         var model = new Models.LanguageModel(config.Model);
         model.to(device);
         model.train();
@@ -113,7 +111,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
     }
 
     /// <summary>Median over 3 steps of each phase's time, synchronising the device between phases.</summary>
-    private static IEnumerable<(string, double)> PhaseTimes(TrainingModel model, MqarBatchSource batches, AdamW optimizer, int accumulation, Device device)
+    private static IEnumerable<(string, double)> PhaseTimes(TrainingModel model, TaskBatchSource batches, AdamW optimizer, int accumulation, Device device)
     {
         var phases = new[] { "batch", "model forward", "head (logits, loss) + backward", "optimizer" };
         var samples = phases.ToDictionary(p => p, _ => new List<double>());

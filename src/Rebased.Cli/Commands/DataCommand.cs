@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using System.Globalization;
-using System.Text;
 using Rebased.Data;
 using Rebased.IO;
 using Rebased.Native;
@@ -8,13 +7,16 @@ using Spectre.Console.Cli;
 
 namespace Rebased.Cli.Commands;
 
-/// <summary><c>rebased data mqar</c>: generate an MQAR set, write it as safetensors and/or print examples.</summary>
-public sealed class DataMqarCommand : Command<DataMqarCommand.Settings>
+/// <summary>
+/// <c>rebased data TASK</c>: generate one set of a registered task (<see cref="DataTasks"/>), write it as
+/// safetensors and/or print examples. Program.cs adds one subcommand per task, carrying the task as its data.
+/// </summary>
+public sealed class DataCommand : Command<DataCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
         [CommandOption("--vocab <V>", isRequired: true)]
-        [Description("Vocabulary size V (keys 1…V/2−1, values V/2…V−1); must exceed the sequence length.")]
+        [Description("Vocabulary size V (MQAR: keys 1…V/2−1, values V/2…V−1); must exceed the sequence length.")]
         public int Vocab { get; init; }
 
         [CommandOption("--seq-len <L>", isRequired: true)]
@@ -22,7 +24,7 @@ public sealed class DataMqarCommand : Command<DataMqarCommand.Settings>
         public int SeqLen { get; init; }
 
         [CommandOption("--kv-pairs <K>", isRequired: true)]
-        [Description("Key-value pairs per example K (4K ≤ L).")]
+        [Description("Key-value pairs per example K (MQAR: 4K ≤ L).")]
         public int KvPairs { get; init; }
 
         [CommandOption("--examples <N>", isRequired: true)]
@@ -39,11 +41,15 @@ public sealed class DataMqarCommand : Command<DataMqarCommand.Settings>
         public double PowerA { get; init; } = 0.01;
 
         [CommandOption("--random-non-queries")]
-        [Description("Replace filler zeros by uniform random ids in [[0, V).")]
+        [Description("Replace filler zeros by uniform random ids in [[0, V) (without it, the task's default: off for MQAR).")]
         public bool RandomNonQueries { get; init; }
 
+        [CommandOption("--arg <NAME=VALUE>")]
+        [Description("Another argument of the task's generator (repeatable), e.g. --arg num_updates=2 or --arg random_non_queries=false.")]
+        public string[] Arguments { get; init; } = [];
+
         [CommandOption("--numpy-compatible")]
-        [Description("Reproduce the reference's numpy draws bit for bit (sequential); default is the parallel fast mode.")]
+        [Description("Reproduce the reference's numpy draws bit for bit (sequential); default is the parallel fast mode where the task has one.")]
         public bool NumpyCompatible { get; init; }
 
         [CommandOption("--out <FILE>")]
@@ -58,78 +64,43 @@ public sealed class DataMqarCommand : Command<DataMqarCommand.Settings>
         {
             if (Out is null && Preview is null) return Spectre.Console.ValidationResult.Error("give --out FILE, --preview N, or both");
             if (Preview is < 0) return Spectre.Console.ValidationResult.Error($"--preview must be non-negative, got {Preview}");
+            if (Arguments.FirstOrDefault(a => a.IndexOf('=') <= 0) is { } bad)
+                return Spectre.Console.ValidationResult.Error($"--arg '{bad}': expected NAME=VALUE, e.g. --arg num_updates=2");
             return Spectre.Console.ValidationResult.Success();
         }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
-        var args = new MqarArgs(settings.Vocab, settings.Examples, settings.SeqLen, settings.KvPairs, settings.PowerA, settings.RandomNonQueries, settings.Seed);
-        var mode = settings.NumpyCompatible ? MqarMode.NumpyCompatible : MqarMode.Fast;
-        args.Validate(mode);
+        var task = (IDataTask)context.Data!;
+        var kwargs = new Dictionary<string, object?> { ["num_kv_pairs"] = settings.KvPairs, ["power_a"] = settings.PowerA };
+        if (settings.RandomNonQueries) kwargs["random_non_queries"] = true;
+        foreach (var argument in settings.Arguments)
+        {
+            int eq = argument.IndexOf('=');
+            kwargs[argument[..eq].Trim()] = ArgumentValue(argument[(eq + 1)..].Trim());
+        }
+        var mode = settings.NumpyCompatible || !task.HasFastGenerator ? DataMode.NumpyCompatible : DataMode.Fast;
+        var spec = task.Set(new SetRequest(settings.Vocab, settings.Examples, settings.SeqLen, settings.Seed, kwargs, mode));
         TorchRuntime.EnsureLoaded();
-        var data = MqarGenerator.Generate(args, mode);
+        var data = spec.Generate();
         if (settings.Preview is { } preview)
-            for (int row = 0; row < Math.Min(preview, data.Count); row++) Console.Write(Describe(data, row));
+            for (int row = 0; row < Math.Min(preview, data.Count); row++) Console.Write(data.Describe(row));
         if (settings.Out is { } path)
         {
             var (inputs, labels) = data.ToTensors();
             using (inputs)
             using (labels)
-                SafeTensors.Save(path, new Dictionary<string, TorchSharp.torch.Tensor> { ["inputs"] = inputs, ["labels"] = labels }, Metadata(args, mode));
-            Console.Error.WriteLine($"wrote {path}: inputs, labels int64 [{data.Count}, {data.SeqLen}] (generator {MqarGenerator.Version(mode)})");
+                SafeTensors.Save(path, new Dictionary<string, TorchSharp.torch.Tensor> { ["inputs"] = inputs, ["labels"] = labels }, spec.Metadata);
+            Console.Error.WriteLine($"wrote {path}: inputs, labels int64 [{data.Count}, {data.SeqLen}] (generator {spec.Metadata["generator_version"]})");
         }
         return ExitCodes.Ok;
     }
 
-    private static Dictionary<string, string> Metadata(MqarArgs args, MqarMode mode) => new()
-    {
-        ["generator"] = "mqar",
-        ["generator_version"] = MqarGenerator.Version(mode),
-        ["mode"] = mode == MqarMode.NumpyCompatible ? "numpy-compatible" : "fast",
-        ["vocab_size"] = args.VocabSize.ToString(CultureInfo.InvariantCulture),
-        ["num_examples"] = args.NumExamples.ToString(CultureInfo.InvariantCulture),
-        ["input_seq_len"] = args.SeqLen.ToString(CultureInfo.InvariantCulture),
-        ["num_kv_pairs"] = args.NumKvPairs.ToString(CultureInfo.InvariantCulture),
-        ["power_a"] = args.PowerA.ToString("R", CultureInfo.InvariantCulture),
-        ["random_non_queries"] = args.RandomNonQueries ? "true" : "false",
-        ["seed"] = args.Seed.ToString(CultureInfo.InvariantCulture),
-    };
-
-    /// <summary>
-    /// One example in a readable form: the key→value pairs, each query as "position: key → target", and the
-    /// input row with queries in brackets and runs of filler zeros folded as 0×n.
-    /// </summary>
-    public static string Describe(MqarDataset data, int row)
-    {
-        int seqLen = data.SeqLen, k = data.NumKvPairs;
-        var inputs = new long[seqLen];
-        var labels = new long[seqLen];
-        data.CopyInputs(row, inputs.AsSpan());
-        data.CopyLabels(row, labels);
-        var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"example {row}  (V={data.VocabSize}, L={seqLen}, K={k}; {k} queries)");
-        text.Append("  pairs  :");
-        for (int j = 0; j < k; j++) text.Append(CultureInfo.InvariantCulture, $" {inputs[2 * j]}→{inputs[2 * j + 1]}");
-        text.AppendLine();
-        text.Append("  queries:");
-        for (int p = 0; p < seqLen; p++)
-            if (labels[p] != MqarDataset.IgnoreIndex) text.Append(CultureInfo.InvariantCulture, $" @{p}:{inputs[p]}→{labels[p]}");
-        text.AppendLine();
-        text.Append("  inputs :");
-        for (int p = 0; p < seqLen; p++)
-        {
-            if (inputs[p] == 0 && labels[p] == MqarDataset.IgnoreIndex)
-            {
-                int end = p;
-                while (end + 1 < seqLen && inputs[end + 1] == 0 && labels[end + 1] == MqarDataset.IgnoreIndex) end++;
-                text.Append(end > p ? string.Create(CultureInfo.InvariantCulture, $" 0×{end - p + 1}") : " 0");
-                p = end;
-            }
-            else if (labels[p] != MqarDataset.IgnoreIndex) text.Append(CultureInfo.InvariantCulture, $" [{inputs[p]}]");
-            else text.Append(CultureInfo.InvariantCulture, $" {inputs[p]}");
-        }
-        text.AppendLine();
-        return text.ToString();
-    }
+    /// <summary>A --arg value typed as a YAML scalar would be: true/false, an integer, a number, else text.</summary>
+    private static object ArgumentValue(string text) =>
+        bool.TryParse(text, out var b) ? b
+        : int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var i) ? i
+        : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d
+        : text;
 }

@@ -1,21 +1,20 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Rebased.Training;
+using Rebased.Data;
 
 namespace Rebased.Configs;
 
 /// <summary>
 /// Turns a loaded config into the one that runs: checks every value and combination (one
 /// <see cref="UserError"/> each, naming the key and the file), then applies what the reference's
-/// <c>update_sequence_mixer</c> applies (heads, position table length, block type, the L/4 key-value
-/// rule, the micro-batching rule), reporting each change as a note.
+/// <c>update_sequence_mixer</c> applies (heads, position table length, block type, the task's kwargs derived
+/// from L, the micro-batching rule), reporting each change as a note. The data task (data.builder.name) checks
+/// its own kwargs and sets (<see cref="IDataTask"/>).
 /// </summary>
 public static partial class ConfigResolver
 {
     /// <summary>Preset names (rebased, based, ...) and the expanded import paths/class names a resolved config holds.</summary>
     public static IReadOnlyList<string> MixerNames => SequenceMixerPresets.Names.Concat(Mixers.MixerFactory.Names).ToArray();
-    public static readonly IReadOnlyList<string> BuilderNames = new[] { "multiquery_ar", "src.data.associative_recall.multiquery_ar" };
-    public static readonly IReadOnlyList<string> BuilderKwargs = new[] { "num_kv_pairs", "train_power_a", "test_power_a", "random_non_queries" };
     public const string AccuracyMetric = "valid/accuracy";
 
     public static LoadedConfig Resolve(LoadedConfig loaded)
@@ -39,8 +38,8 @@ public static partial class ConfigResolver
         SequenceMixerPresets.Apply(config);
         if (heads != model.NumHeads) notes.Add($"model.num_heads: {heads} -> {model.NumHeads} (set by the mixer preset, as the reference does)");
         if (positions != model.MaxPositionEmbeddings) notes.Add($"model.max_position_embeddings: {positions} -> {model.MaxPositionEmbeddings} (= data.input_seq_len, as the reference)");
-        var pairs = data.Builder.Kwargs["num_kv_pairs"];
-        if (givenPairs is not null && System.Convert.ToInt64(givenPairs, CultureInfo.InvariantCulture) != System.Convert.ToInt64(pairs, CultureInfo.InvariantCulture))
+        data.Builder.Kwargs.TryGetValue("num_kv_pairs", out var pairs);
+        if (givenPairs is not null && pairs is not null && System.Convert.ToInt64(givenPairs, CultureInfo.InvariantCulture) != System.Convert.ToInt64(pairs, CultureInfo.InvariantCulture))
             notes.Add($"data.builder.kwargs.num_kv_pairs: {givenPairs} -> {pairs} (the reference's rule: 16 for L = 128, else L/4)");
         if (batch != data.BatchSize)
             notes.Add($"data.batch_size: {batch} -> micro-batches of {data.BatchSize} with {config.GradientAccumulationSteps} gradient accumulation steps (the reference's memory rule for L >= 512)");
@@ -52,21 +51,15 @@ public static partial class ConfigResolver
         var mixer = c.Model.SequenceMixer.Name;
         if (string.IsNullOrEmpty(mixer)) throw Bad("model.sequence_mixer.name", $"missing; set one of {string.Join(", ", SequenceMixerPresets.Names)} (e.g. --set model.sequence_mixer.name=rebased)");
         if (!MixerNames.Contains(mixer)) throw Bad("model.sequence_mixer.name", $"unknown mixer '{mixer}' (known: {string.Join(", ", SequenceMixerPresets.Names)})");
-        if (!BuilderNames.Contains(c.Data.Builder.Name)) throw Bad("data.builder.name", $"unknown data builder '{c.Data.Builder.Name}' (known: {string.Join(", ", BuilderNames)})");
-        foreach (var (key, value) in c.Data.Builder.Kwargs)
+        var task = DataTasks.Find(c.Data.Builder.Name)
+            ?? throw Bad("data.builder.name", $"unknown data builder '{c.Data.Builder.Name}' (known: {string.Join(", ", DataTasks.BuilderNames)})");
+        try
         {
-            var path = $"data.builder.kwargs.{key}";
-            switch (key)
-            {
-                case "num_kv_pairs" when value is not (int or long) || System.Convert.ToInt64(value, CultureInfo.InvariantCulture) < 1:
-                    throw Bad(path, $"expects a positive integer, got '{value}'");
-                case "train_power_a" or "test_power_a" when value is not (int or long or double) || System.Convert.ToDouble(value, CultureInfo.InvariantCulture) <= 0:
-                    throw Bad(path, $"expects a positive number, got '{value}'");
-                case "random_non_queries" when value is not bool:
-                    throw Bad(path, $"expects true or false, got '{value}'");
-                case var k when !BuilderKwargs.Contains(k):
-                    throw Bad(path, $"unknown argument of the MQAR builder (known: {string.Join(", ", BuilderKwargs)})");
-            }
+            task.Kwargs.Check(c.Data.Builder.Kwargs);
+        }
+        catch (UserError e)
+        {
+            throw new UserError($"{source}: {e.Message}", e);
         }
         var d = c.Data;
         if (d.InputSeqLen < 2 || d.InputSeqLen % 2 != 0) throw Bad("data.input_seq_len", $"must be a positive even number (keys and values alternate), got {d.InputSeqLen}");
@@ -96,13 +89,17 @@ public static partial class ConfigResolver
             throw Bad("precision", $"expects {string.Join(" or ", Models.MixedPrecision.Names)}, got '{c.Precision}'");
     }
 
+    /// <summary>The task's own checks of its sets (kwargs against the shape, e.g. MQAR's 4·K ≤ L), on the values that run.</summary>
     private static void ValidateResolved(RunConfig c, string source)
     {
-        var k = System.Convert.ToInt64(c.Data.Builder.Kwargs["num_kv_pairs"], CultureInfo.InvariantCulture);
-        if (4 * k > c.Data.InputSeqLen)
-            throw new UserError($"{source}: data.builder.kwargs.num_kv_pairs: 4·K = {4 * k} exceeds data.input_seq_len {c.Data.InputSeqLen} (the keys, values and their queries must fit)");
-        if (c.Data.VocabSize / 2 - 1 < k)
-            throw new UserError($"{source}: data.vocab_size: {c.Data.VocabSize} leaves fewer than {k} distinct keys");
+        try
+        {
+            c.Data.Task().Splits(c.Data.Request());
+        }
+        catch (UserError e)
+        {
+            throw new UserError($"{source}: {e.Message}", e);
+        }
     }
 
     [GeneratedRegex("^(cpu|cuda(:[0-9]+)?)$")]

@@ -1,25 +1,35 @@
+using Rebased.Data;
+
 namespace Rebased.Configs;
 
 /// <summary>
-/// The values of <c>data.mode</c>. The reference's generator draws each query slot with a sequential
-/// weighted draw over the (L−2K)/2 slots, so its cost per row grows as K·L; emulating numpy's stream
-/// exactly is affordable up to L = 512 (the sets of simple_mqar and of Figure 1 up to L = 512 come out
-/// identical to the reference's) and slow beyond, where "auto" switches to the fast generator, which
-/// draws from the same distribution.
+/// The values of <c>data.mode</c>: "numpy_compatible" reproduces the reference generator's numpy stream, "fast"
+/// draws from the same distribution faster, "auto" leaves the choice to the task (numpy_compatible where the
+/// reference's algorithm is fast enough, fast beyond).
 /// </summary>
 public static class DataGeneration
 {
     public const string Auto = "auto";
     public const string Fast = "fast";
     public const string NumpyCompatible = "numpy_compatible";
-    public const int NumpyCompatibleMaxSeqLen = 512;
 
     public static readonly string[] Values = { Auto, Fast, NumpyCompatible };
 
-    /// <summary>The generator a data config uses: its mode, with "auto" resolved by sequence length.</summary>
-    public static string Resolve(DataConfig data) => data.Mode switch
+    public static DataMode Mode(string value) => value switch
     {
-        Auto => data.InputSeqLen <= NumpyCompatibleMaxSeqLen ? NumpyCompatible : Fast,
-        _ => data.Mode,
+        Fast => DataMode.Fast,
+        NumpyCompatible => DataMode.NumpyCompatible,
+        _ => DataMode.Auto,
     };
+}
+
+/// <summary>The data section of a run config as the task seam (<see cref="IDataTask"/>) takes it.</summary>
+public static class DataTaskConfig
+{
+    /// <summary>The task data.builder.name selects.</summary>
+    public static IDataTask Task(this DataConfig data) => DataTasks.Find(data.Builder.Name)
+        ?? throw new UserError($"data.builder.name: unknown data builder '{data.Builder.Name}' (known: {string.Join(", ", DataTasks.BuilderNames)})");
+
+    public static RunDataRequest Request(this DataConfig data) =>
+        new(data.VocabSize, data.InputSeqLen, data.NumTrainExamples, data.NumTestExamples, data.Seed, data.Builder.Kwargs, DataGeneration.Mode(data.Mode));
 }

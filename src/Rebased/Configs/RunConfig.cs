@@ -55,9 +55,9 @@ public sealed class DataConfig
     public bool ForceCache { get; set; }
 
     /// <summary>
-    /// Our extension: how MQAR rows are generated. "numpy_compatible" reproduces the reference's numpy
-    /// stream bit for bit; "fast" draws from the same distribution with a faster generator; "auto" picks
-    /// numpy_compatible for sets the reference's algorithm generates quickly and fast otherwise
+    /// Our extension: how the task's rows are generated. "numpy_compatible" reproduces the reference's numpy
+    /// stream bit for bit; "fast" draws from the same distribution with a faster generator (where the task has
+    /// one); "auto" picks numpy_compatible for sets the reference's algorithm generates quickly and fast otherwise
     /// (see <see cref="DataGeneration"/>).
     /// </summary>
     public string Mode { get; set; } = DataGeneration.Auto;
@@ -65,7 +65,8 @@ public sealed class DataConfig
     /// <summary>
     /// Our extension: whether the reference's rule sets data.builder.kwargs.num_kv_pairs from the sequence
     /// length (16 at L = 128, else L/4), as its update_sequence_mixer always does. False keeps the given K
-    /// (the paper's kernel ablation uses K = 32 at every L).
+    /// (the paper's kernel ablation uses K = 32 at every L). Only tasks with such a rule apply it
+    /// (<see cref="Data.IDataTask.ApplySequenceLengthRule"/>).
     /// </summary>
     public bool KvPairsRule { get; set; } = true;
 }

@@ -12,7 +12,7 @@ namespace Rebased.Configs;
 /// rebased_norm (norm(x)²) set the model's use_gamma/use_beta/normalize flags, then expand as rebased.</item>
 /// </list>
 /// Also: num_heads 1 for names containing attention or rwkv, else 12; max_position_embeddings = input_seq_len;
-/// block_type MambaBlock for mamba; num_kv_pairs = 16 at L = 128, else L/4 (unless data.kv_pairs_rule is false); and for L ≥ 512 with a batch above 64,
+/// block_type MambaBlock for mamba; the task's kwargs derived from L, for MQAR num_kv_pairs = 16 at L = 128, else L/4 (unless data.kv_pairs_rule is false); and for L ≥ 512 with a batch above 64,
 /// micro-batches of 256/(L/512) with gradient accumulation up to the same effective batch.
 /// </summary>
 public static class SequenceMixerPresets
@@ -49,7 +49,7 @@ public static class SequenceMixerPresets
         }
         model.MaxPositionEmbeddings = data.InputSeqLen;
         model.BlockType = model.SequenceMixer.Name.Contains("mamba") ? "MambaBlock" : "TransformerBlock";
-        if (data.KvPairsRule) data.Builder.Kwargs["num_kv_pairs"] = data.InputSeqLen == 128 ? 16 : data.InputSeqLen / 4;
+        if (data.KvPairsRule) Data.DataTasks.Find(data.Builder.Name)?.ApplySequenceLengthRule(data.Builder.Kwargs, data.InputSeqLen);
         if (data.InputSeqLen >= 512 && data.BatchSize > 64)
         {
             int maxBatch = 256 / (data.InputSeqLen / 512);

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Rebased.Data;
+namespace Rebased.Data.Mqar;
 
 /// <summary>How an MQAR set is drawn.</summary>
 public enum MqarMode

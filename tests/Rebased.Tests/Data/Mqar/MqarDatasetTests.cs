@@ -1,10 +1,11 @@
-using Rebased.Cli.Commands;
+using DataMqarCommand = Rebased.Data.Mqar.MqarPreview;
 using Rebased.Data;
+using Rebased.Data.Mqar;
 using Rebased.Native;
 using Rebased.IO;
 using static TorchSharp.torch;
 
-namespace Rebased.Tests.Data;
+namespace Rebased.Tests.Data.Mqar;
 
 public class MqarDatasetTests
 {

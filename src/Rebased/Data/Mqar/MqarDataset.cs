@@ -1,14 +1,14 @@
 using System.Numerics;
 using static TorchSharp.torch;
 
-namespace Rebased.Data;
+namespace Rebased.Data.Mqar;
 
 /// <summary>
 /// An MQAR set held compactly: the input tokens in the narrowest type that fits the vocabulary and, per row, a
 /// bit mask of the K supervised positions. Labels are not stored: the target at a supervised position is the
 /// value that follows its (query) key in the row's context, so they are rebuilt exactly when needed.
 /// </summary>
-public sealed class MqarDataset
+public sealed class MqarDataset : ITaskSet
 {
     /// <summary>The ignore index of the labels (as in the reference and PyTorch's cross-entropy).</summary>
     public const long IgnoreIndex = -100;
@@ -83,6 +83,10 @@ public sealed class MqarDataset
         destination.Fill(IgnoreIndex);
         for (int t = 0; t < k; t++) destination[positions[t]] = targets[t];
     }
+
+    public ITaskBatches Batches(int batchSize, bool shuffle, long seed, Device device) => new MqarBatches(this, batchSize, shuffle, seed, device);
+
+    public string Describe(int row) => MqarPreview.Describe(this, row);
 
     /// <summary>Dense int64 tensors [N, L] on the CPU, as the reference returns them: inputs, and labels −100 except the K targets.</summary>
     public (Tensor Inputs, Tensor Labels) ToTensors()

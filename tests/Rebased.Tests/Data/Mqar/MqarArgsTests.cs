@@ -1,6 +1,7 @@
 using Rebased.Data;
+using Rebased.Data.Mqar;
 
-namespace Rebased.Tests.Data;
+namespace Rebased.Tests.Data.Mqar;
 
 public class MqarArgsTests
 {

@@ -1,4 +1,4 @@
-namespace Rebased.Data;
+namespace Rebased.Data.Mqar;
 
 /// <summary>
 /// The MQAR generator of the reference (<c>_mqar</c>): per example K distinct keys (ids 1 … V/2−1) and K distinct
@@ -31,18 +31,8 @@ public static class MqarGenerator
         };
     }
 
-    /// <summary>
-    /// The query-slot distribution as the reference computes it: p_i = a·i^(a−1), i = 1 … slots, divided by
-    /// its (numpy pairwise) sum.
-    /// </summary>
-    public static double[] PowerLawProbabilities(int slots, double powerA)
-    {
-        var p = new double[slots];
-        for (int i = 0; i < slots; i++) p[i] = powerA * Math.Pow(i + 1, powerA - 1);
-        double sum = NumpyLegacyRandom.PairwiseSum(p);
-        for (int i = 0; i < slots; i++) p[i] /= sum;
-        return p;
-    }
+    /// <summary>The query-slot distribution as the reference computes it (<see cref="PowerLaw.Probabilities"/>).</summary>
+    public static double[] PowerLawProbabilities(int slots, double powerA) => PowerLaw.Probabilities(slots, powerA);
 
     /// <summary>
     /// numpy's global stream in the reference's order: every row's keys (a full permutation of the key ids per

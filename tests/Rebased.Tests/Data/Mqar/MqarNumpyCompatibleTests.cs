@@ -2,11 +2,12 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Rebased.Data;
+using Rebased.Data.Mqar;
 using Rebased.IO;
 using Rebased.Native;
 using static TorchSharp.torch;
 
-namespace Rebased.Tests.Data;
+namespace Rebased.Tests.Data.Mqar;
 
 /// <summary>numpy-compatible mode against the reference generator's own output (every fixture in TestData/mqar).</summary>
 public class MqarNumpyCompatibleTests

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Rebased.Data;
+namespace Rebased.Data.Mqar;
 
 /// <summary>
 /// One training batch. <see cref="Inputs"/>, <see cref="Labels"/>: int64 [B, L] (labels −100 except the
@@ -26,9 +26,8 @@ public sealed record MqarBatch(Tensor Inputs, Tensor Labels, Tensor SupervisedIn
 /// supervised positions and targets) is copied to the device once and every batch is gathered and widened
 /// there; on the CPU each batch is written straight into its output tensors.
 /// </summary>
-public sealed class MqarBatches : IDisposable
+public sealed class MqarBatches : ITaskBatches
 {
-    private const ulong ShufflePurpose = 0x53485546464c45ul;
     private const int UploadRows = 4096;
 
     private readonly MqarDataset _data;
@@ -62,20 +61,7 @@ public sealed class MqarBatches : IDisposable
     public int BatchesPerEpoch => (_data.Count + BatchSize - 1) / BatchSize;
 
     /// <summary>Row order of an epoch: a Fisher–Yates shuffle from the stream (seed, epoch), or 0 … N−1 unshuffled.</summary>
-    public int[] Order(int epoch)
-    {
-        if (epoch < 0) throw new ArgumentOutOfRangeException(nameof(epoch), "epoch must be non-negative");
-        var order = new int[_data.Count];
-        for (int i = 0; i < order.Length; i++) order[i] = i;
-        if (!Shuffle) return order;
-        var random = new CounterRandom(Seed, epoch, ShufflePurpose);
-        for (int i = order.Length - 1; i > 0; i--)
-        {
-            int j = random.Below(i + 1);
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        return order;
-    }
+    public int[] Order(int epoch) => EpochOrder.Of(_data.Count, Shuffle, Seed, epoch);
 
     public IEnumerable<MqarBatch> Epoch(int epoch)
     {
@@ -98,6 +84,13 @@ public sealed class MqarBatches : IDisposable
         int start = index * BatchSize;
         var rows = order.AsSpan(start, Math.Min(BatchSize, _data.Count - start));
         return _deviceTokens is null ? HostBatch(rows) : DeviceBatch(rows);
+    }
+
+    TaskBatch ITaskBatches.Batch(int epoch, int index)
+    {
+        var batch = Batch(epoch, index);
+        batch.Labels.Dispose();
+        return new TaskBatch(batch.Inputs, batch.SupervisedIndex, batch.Targets);
     }
 
     private MqarBatch HostBatch(ReadOnlySpan<int> rows)

@@ -1,8 +1,9 @@
 using Rebased.Data;
+using Rebased.Data.Mqar;
 using Rebased.Native;
 using static TorchSharp.torch;
 
-namespace Rebased.Tests.Data;
+namespace Rebased.Tests.Data.Mqar;
 
 public class MqarBatchesTests
 {

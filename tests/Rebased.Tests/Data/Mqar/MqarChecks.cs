@@ -1,6 +1,7 @@
 using Rebased.Data;
+using Rebased.Data.Mqar;
 
-namespace Rebased.Tests.Data;
+namespace Rebased.Tests.Data.Mqar;
 
 /// <summary>Structural checks of MQAR data, computed from the dense tensors alone (independent of the compact storage).</summary>
 internal static class MqarChecks

@@ -1,7 +1,8 @@
 using Rebased.Data;
+using Rebased.Data.Mqar;
 using Rebased.Native;
 
-namespace Rebased.Tests.Data;
+namespace Rebased.Tests.Data.Mqar;
 
 /// <summary>
 /// The fast mode has the reference's distribution: structure rules on every row, the first pair's query slot

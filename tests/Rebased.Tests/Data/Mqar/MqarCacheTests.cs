@@ -1,7 +1,8 @@
 using Rebased.Data;
+using Rebased.Data.Mqar;
 using Rebased.Native;
 
-namespace Rebased.Tests.Data;
+namespace Rebased.Tests.Data.Mqar;
 
 public sealed class MqarCacheTests : IDisposable
 {
