@@ -1,4 +1,3 @@
-using DataMqarCommand = Rebased.Data.Mqar.MqarPreview;
 using Rebased.Data;
 using Rebased.Data.Mqar;
 using Rebased.Native;
@@ -85,7 +84,7 @@ public class MqarDatasetTests
     {
         var data = MqarGenerator.Generate(new MqarArgs(20, 2, 16, 2, Seed: 0), MqarMode.NumpyCompatible);
         var (inputs, labels) = MqarChecks.Dense(data);
-        var text = DataMqarCommand.Describe(data, 1);
+        var text = MqarPreview.Describe(data, 1);
         Assert.Contains($"pairs  : {inputs[1][0]}→{inputs[1][1]} {inputs[1][2]}→{inputs[1][3]}", text);
         for (int p = 0; p < 16; p++)
             if (labels[1][p] != MqarChecks.Ignore) Assert.Contains($"@{p}:{inputs[1][p]}→{labels[1][p]}", text);
