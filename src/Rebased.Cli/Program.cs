@@ -41,7 +41,7 @@ app.Configure(config =>
     config.AddBranch("bench", bench =>
     {
         bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
-        bench.AddCommand<BenchKernelsCommand>("kernels").WithDescription("Time (or --check) every linear-attention form that supports the device and dtype.");
+        bench.AddCommand<BenchKernelsCommand>("kernels").WithDescription("Time (or --check) every form of linear attention (or --family gla, delta) that supports the device and dtype.");
         bench.AddCommand<BenchScansCommand>("scans").WithDescription("Time (or --check) every WKV and selective-scan form that runs on the device.");
         bench.AddCommand<BenchTrainCommand>("train").WithDescription("Milliseconds per optimizer step, tokens/s and peak GPU memory of MQAR training.");
     });
