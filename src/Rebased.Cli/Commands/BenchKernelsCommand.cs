@@ -28,7 +28,7 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
         public string Device { get; init; } = "cpu";
 
         [CommandOption("--dtype <DTYPE>")]
-        [Description("fp32, bf16 or fp16 (default fp32)")]
+        [Description("fp32, bf16 or fp16 (default fp32); fp64 too with --family gla or delta")]
         [DefaultValue("fp32")]
         public string Dtype { get; init; } = "fp32";
 
@@ -66,7 +66,8 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
         public override ValidationResult Validate()
         {
             if (Device is not ("cpu" or "cuda")) return ValidationResult.Error($"--device '{Device}' must be cpu or cuda");
-            if (Dtype is not ("fp32" or "bf16" or "fp16")) return ValidationResult.Error($"--dtype '{Dtype}' must be fp32, bf16 or fp16");
+            if (Dtype is not ("fp32" or "bf16" or "fp16" or "fp64")) return ValidationResult.Error($"--dtype '{Dtype}' must be fp32, bf16 or fp16 (or fp64 with --family gla or delta)");
+            if (Dtype == "fp64" && Family == "linear") return ValidationResult.Error("--dtype fp64 is for --family gla or delta");
             if (Family is not ("linear" or "gla" or "delta")) return ValidationResult.Error($"--family '{Family}' must be linear, gla or delta");
             if (Kernel is not ("rebased" or "based")) return ValidationResult.Error($"--kernel '{Kernel}' must be rebased or based");
             if (Seconds <= 0) return ValidationResult.Error($"--seconds {Seconds} must be positive");
@@ -78,7 +79,7 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
     {
         TorchRuntime.EnsureLoaded();
         var device = Devices.Parse(settings.Device);
-        var dtype = settings.Dtype switch { "bf16" => ScalarType.BFloat16, "fp16" => ScalarType.Float16, _ => ScalarType.Float32 };
+        var dtype = settings.Dtype switch { "bf16" => ScalarType.BFloat16, "fp16" => ScalarType.Float16, "fp64" => ScalarType.Float64, _ => ScalarType.Float32 };
         if (settings.Family == "gla")
             return RunFamily(GlaForms.Registry, GlaCheck.CoveringCases, (f, c, seed) => GlaCheck.Run(f, c, device, dtype, seed),
                 GlaBenchmark.Measure, device, dtype, settings, cancellation);

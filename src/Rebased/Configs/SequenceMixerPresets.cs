@@ -13,8 +13,8 @@ namespace Rebased.Configs;
 /// <item>Beyond the reference, as Zoology's MQAR sweeps set them up (BaseConv k=3 first, 2 heads, FLA's layer defaults
 /// otherwise): gla: Hybrid [BaseConv, GatedLinearAttention (expand_k 0.5, expand_v 1, gate rank 16, gate
 /// normaliser 16, output gate, no feature map)]; deltanet: Hybrid [BaseConv, DeltaNet (expand_k 1, expand_v 1, β,
-/// silu + L2-normalised q and k; without FLA's short convolutions)]. At d_model 128 that is a state of
-/// 2·32·64 = 4096 (gla) and 2·64·64 = 8192 (deltanet) numbers per layer. The user's kwargs go to that layer.</item>
+/// silu + L2-normalised q and k, short convolutions of 4 taps on q, k and v)]. At d_model 128 the second layer's
+/// state is 2·32·64 = 4096 numbers (gla) and 2·64·64 + 3·128·3 = 9344 (deltanet). The user's kwargs go to that layer.</item>
 /// </list>
 /// Also: num_heads 1 for names containing attention or rwkv, 2 for gla and deltanet, else 12; max_position_embeddings = input_seq_len;
 /// block_type MambaBlock for mamba; num_kv_pairs = 16 at L = 128, else L/4 (unless data.kv_pairs_rule is false); and for L ≥ 512 with a batch above 64,
@@ -94,7 +94,7 @@ public static class SequenceMixerPresets
         var deltaNet = Component("zoology.mixers.delta_net.DeltaNet", Merge(new()
         {
             ["l_max"] = seqLen, ["num_heads"] = model.NumHeads, ["expand_k"] = 1.0, ["expand_v"] = 1.0,
-            ["use_beta"] = true, ["use_gate"] = false, ["use_short_conv"] = false, ["qk_activation"] = "silu", ["qk_norm"] = "l2",
+            ["use_beta"] = true, ["use_gate"] = false, ["use_short_conv"] = true, ["conv_size"] = 4, ["qk_activation"] = "silu", ["qk_norm"] = "l2",
         }, userKwargs));
         return name switch
         {

@@ -51,14 +51,14 @@ public sealed class BaseConv : nn.Module<Tensor, Tensor>, ISequenceMixer
         return y.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Depthwise causal Conv1d on [B, L, d] inputs (the reference's <c>ShortConvolution</c>; parameters conv.{weight,bias}).</summary>
+    /// <summary>Depthwise causal Conv1d on [B, L, d] inputs (the reference's <c>ShortConvolution</c>; parameters conv.{weight,bias}, or conv.weight without bias).</summary>
     public sealed class ShortConvolution : nn.Module<Tensor, Tensor>
     {
         [ComponentName(Name = "conv")] private readonly Conv1d _conv;
 
-        public ShortConvolution(int dModel, int kernelSize) : base(nameof(ShortConvolution))
+        public ShortConvolution(int dModel, int kernelSize, bool bias = true) : base(nameof(ShortConvolution))
         {
-            _conv = nn.Conv1d(dModel, dModel, kernelSize, padding: kernelSize - 1, groups: dModel);
+            _conv = nn.Conv1d(dModel, dModel, kernelSize, padding: kernelSize - 1, groups: dModel, bias: bias);
             register_module("conv", _conv);
         }
 

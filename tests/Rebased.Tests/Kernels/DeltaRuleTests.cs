@@ -25,7 +25,7 @@ public class DeltaRuleTests
     {
         var c = DeltaRuleCheck.CoveringCases[caseIndex];
         var result = DeltaRuleCheck.Run(new DeltaRuleChunked(chunkSize), c, CPU, ScalarType.Float64, seed: 500 + caseIndex);
-        Assert.True(result.Worst < 1e-11, $"chunk {chunkSize} {c}: {GlaTests.Describe(result)}");
+        Assert.True(result.Passed, $"chunk {chunkSize} {c}: {GlaTests.Describe(result)}");
     }
 
     [Theory]

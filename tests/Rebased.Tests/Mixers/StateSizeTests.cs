@@ -12,7 +12,7 @@ public class StateSizeTests
     /// <summary>
     /// Per layer at d_model 128, L 256, by hand: attention 2·128·256 (keys and values); BaseConv 128·(3−1);
     /// Based 12 heads · (273·10 + 273) with F = 1 + 16 + 16², P = ⌊128/12⌋; ReBased 12 · (256·10 + 256);
-    /// Mamba 256·16 + 256·3; RWKV 3·128; GLA 2 heads · 32 · 64; DeltaNet 2 · 64 · 64.
+    /// Mamba 256·16 + 256·3; RWKV 3·128; GLA 2 heads · 32 · 64; DeltaNet 2 · 64 · 64 + 3 convolutions · 128 · (4−1).
     /// </summary>
     [Theory]
     [InlineData("attention", 65536L, 65536L)]
@@ -22,7 +22,7 @@ public class StateSizeTests
     [InlineData("mamba", 4864L, 4864L)]
     [InlineData("rwkv", 384L, 384L)]
     [InlineData("gla", 256L, 4096L)]
-    [InlineData("deltanet", 256L, 8192L)]
+    [InlineData("deltanet", 256L, 9344L)]
     public void PresetStateSizesMatchHandCounts(string mixer, long layer0, long layer1)
     {
         var config = TestModels.Config(mixer, 128, 256);
