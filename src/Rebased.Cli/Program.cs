@@ -35,14 +35,15 @@ app.Configure(config =>
     });
     config.AddBranch("report", report =>
     {
-        report.SetDescription("Figure 1 and its tables from a store (`rebased report [figure]`), or learning curves against the reference (`rebased report curves`).");
+        report.SetDescription("Figure 1 and its tables from a store (`rebased report [figure]`), accuracy against state size (`rebased report state-size`), or learning curves against the reference (`rebased report curves`).");
         report.AddCommand<ReportCommand>("figure").WithDescription("Figure 1 (PNG), its numbers (Markdown, CSV) and a Table-1 summary from a store (also: `rebased report ...`).");
+        report.AddCommand<ReportStateSizeCommand>("state-size").WithDescription("Valid accuracy against each model's recurrent state size (PNG, CSV), per sweep.");
         report.AddCommand<ReportCurvesCommand>("curves").WithDescription("Our runs' valid accuracy per epoch against the reference trainer's, and curves.json.");
     });
     config.AddBranch("bench", bench =>
     {
         bench.SetDescription("Benchmarks printed as tables (and optionally JSON).");
-        bench.AddCommand<BenchKernelsCommand>("kernels").WithDescription("Time (or --check) every linear-attention form that supports the device and dtype.");
+        bench.AddCommand<BenchKernelsCommand>("kernels").WithDescription("Time (or --check) every form of linear attention (or --family gla, delta) that supports the device and dtype.");
         bench.AddCommand<BenchScansCommand>("scans").WithDescription("Time (or --check) every WKV and selective-scan form that runs on the device.");
         bench.AddCommand<BenchTrainCommand>("train").WithDescription("Milliseconds per optimizer step, tokens/s and peak GPU memory of MQAR training.");
     });

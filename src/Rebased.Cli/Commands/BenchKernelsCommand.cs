@@ -1,6 +1,9 @@
 using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rebased.Kernels;
+using Rebased.Kernels.DeltaRule;
+using Rebased.Kernels.Gla;
 using Rebased.Kernels.LinearAttention;
 using Rebased.Native;
 using Rebased.Training;
@@ -11,7 +14,10 @@ using static TorchSharp.torch;
 
 namespace Rebased.Cli.Commands;
 
-/// <summary>`rebased bench kernels`: times every linear-attention form that supports the device and dtype, or checks them.</summary>
+/// <summary>
+/// `rebased bench kernels`: times every form of an op family (linear attention by default; gla, delta) that supports
+/// the device and dtype, or checks them.
+/// </summary>
 public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
 {
     public sealed class Settings : CommandSettings
@@ -22,17 +28,22 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
         public string Device { get; init; } = "cpu";
 
         [CommandOption("--dtype <DTYPE>")]
-        [Description("fp32, bf16 or fp16 (default fp32)")]
+        [Description("fp32, bf16 or fp16 (default fp32); fp64 too with --family gla or delta")]
         [DefaultValue("fp32")]
         public string Dtype { get; init; } = "fp32";
 
+        [CommandOption("--family <FAMILY>")]
+        [Description("linear (polynomial linear attention), gla (gated linear attention) or delta (delta rule) (default linear)")]
+        [DefaultValue("linear")]
+        public string Family { get; init; } = "linear";
+
         [CommandOption("--kernel <KERNEL>")]
-        [Description("rebased (x²) or based (1 + x + x²/2) (default rebased)")]
+        [Description("linear family: rebased (x²) or based (1 + x + x²/2) (default rebased)")]
         [DefaultValue("rebased")]
         public string Kernel { get; init; } = "rebased";
 
         [CommandOption("--shape <B,H,T,D,Dv>")]
-        [Description("run this one shape instead of the default sweep over T")]
+        [Description("run this one shape instead of the default sweep over T (for gla and delta: B,H,T,Dk,Dv)")]
         public string? Shape { get; init; }
 
         [CommandOption("--json <FILE>")]
@@ -49,13 +60,15 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
         public string? Forms { get; init; }
 
         [CommandOption("--check")]
-        [Description("instead of timing, check every form against a float64 reference (both kernels, a covering set of shapes); exit 1 on any failure")]
+        [Description("instead of timing, check every form against a float64 reference (linear: the quadratic form, both kernels; gla, delta: the recurrence; a covering set of shapes); exit 1 on any failure")]
         public bool Check { get; init; }
 
         public override ValidationResult Validate()
         {
             if (Device is not ("cpu" or "cuda")) return ValidationResult.Error($"--device '{Device}' must be cpu or cuda");
-            if (Dtype is not ("fp32" or "bf16" or "fp16")) return ValidationResult.Error($"--dtype '{Dtype}' must be fp32, bf16 or fp16");
+            if (Dtype is not ("fp32" or "bf16" or "fp16" or "fp64")) return ValidationResult.Error($"--dtype '{Dtype}' must be fp32, bf16 or fp16 (or fp64 with --family gla or delta)");
+            if (Dtype == "fp64" && Family == "linear") return ValidationResult.Error("--dtype fp64 is for --family gla or delta");
+            if (Family is not ("linear" or "gla" or "delta")) return ValidationResult.Error($"--family '{Family}' must be linear, gla or delta");
             if (Kernel is not ("rebased" or "based")) return ValidationResult.Error($"--kernel '{Kernel}' must be rebased or based");
             if (Seconds <= 0) return ValidationResult.Error($"--seconds {Seconds} must be positive");
             return ValidationResult.Success();
@@ -66,7 +79,13 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
     {
         TorchRuntime.EnsureLoaded();
         var device = Devices.Parse(settings.Device);
-        var dtype = settings.Dtype switch { "bf16" => ScalarType.BFloat16, "fp16" => ScalarType.Float16, _ => ScalarType.Float32 };
+        var dtype = settings.Dtype switch { "bf16" => ScalarType.BFloat16, "fp16" => ScalarType.Float16, "fp64" => ScalarType.Float64, _ => ScalarType.Float32 };
+        if (settings.Family == "gla")
+            return RunFamily(GlaForms.Registry, GlaCheck.CoveringCases, (f, c, seed) => GlaCheck.Run(f, c, device, dtype, seed),
+                GlaBenchmark.Measure, device, dtype, settings, cancellation);
+        if (settings.Family == "delta")
+            return RunFamily(DeltaRuleForms.Registry, DeltaRuleCheck.CoveringCases, (f, c, seed) => DeltaRuleCheck.Run(f, c, device, dtype, seed),
+                DeltaRuleBenchmark.Measure, device, dtype, settings, cancellation);
         var forms = LinearAttentionForms.Supporting(device, dtype).ToList();
         if (settings.Forms != null)
         {
@@ -96,6 +115,67 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
         }
         Console.WriteLine(allPassed ? "all checks passed" : "some checks failed");
         return allPassed ? ExitCodes.Ok : ExitCodes.Failure;
+    }
+
+    /// <summary>--check or timings for a family with a recurrent reference (gla, delta).</summary>
+    private static int RunFamily<TForm, TCase>(KernelForms<TForm> registry, IReadOnlyList<TCase> cases, Func<TForm, TCase, long, FormCheckResult> check,
+        Func<IReadOnlyList<TForm>, KeyValueShape, Device, ScalarType, TimeSpan, List<FormTiming>> measure,
+        Device device, ScalarType dtype, Settings settings, CancellationToken cancellation) where TForm : IKernelForm
+    {
+        var forms = registry.Supporting(device, dtype).ToList();
+        if (settings.Forms != null)
+        {
+            var wanted = settings.Forms.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            foreach (var name in wanted) registry.Get(name, device, dtype);
+            forms = forms.Where(f => wanted.Contains(f.Name)).ToList();
+        }
+        if (settings.Check)
+        {
+            Console.WriteLine($"{registry.Family} on {device.type} {settings.Dtype}: relative error ‖ours − ref‖/‖ref‖ against the recurrence in float64, tolerance {FormCheck.Tolerance(dtype):E0}");
+            bool allPassed = true;
+            for (int i = 0; i < cases.Count; i++)
+                foreach (var form in forms)
+                {
+                    var r = check(form, cases[i], 2000 + i);
+                    allPassed &= r.Passed;
+                    Console.WriteLine($"  {form.Name,-10} {r.Case,-44} {string.Join(" ", r.Errors.Select(e => $"{e.Quantity} {Error(e.Error)}"))}  {(r.Passed ? "pass" : "FAIL")}");
+                }
+            Console.WriteLine(allPassed ? "all checks passed" : "some checks failed");
+            return allPassed ? ExitCodes.Ok : ExitCodes.Failure;
+        }
+        var shapes = settings.Shape != null
+            ? [KeyValueShape.Parse(settings.Shape)]
+            : device.type == DeviceType.CUDA
+                ? new long[] { 512, 1024, 2048, 4096, 8192 }.Select(t => new KeyValueShape(8, 4, t, 64, 64)).ToList()
+                : new long[] { 256, 512, 1024 }.Select(t => new KeyValueShape(1, 4, t, 32, 32)).ToList();
+        Console.WriteLine($"{registry.Family} on {device.type} {settings.Dtype}, {Environment.ProcessorCount} cores, libtorch threads {get_num_threads()}; median ms of interleaved runs");
+        var rows = new JsonArray();
+        foreach (var shape in shapes)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            Console.WriteLine(shape);
+            Console.WriteLine($"  {"form",-10} {"fwd ms",10} {"fwd+bwd ms",11}  note");
+            foreach (var t in measure(forms, shape, device, dtype, TimeSpan.FromSeconds(settings.Seconds)))
+            {
+                Console.WriteLine($"  {t.Form,-10} {Ms(t.ForwardMs),10} {Ms(t.ForwardBackwardMs),11}  {t.Note}");
+                if (t.ForwardMs is null && t.ForwardBackwardMs is null) continue;
+                rows.Add(new JsonObject
+                {
+                    ["device"] = settings.Device, ["dtype"] = settings.Dtype, ["family"] = settings.Family, ["form"] = t.Form,
+                    ["B"] = shape.B, ["H"] = shape.H, ["T"] = shape.T, ["Dk"] = shape.Dk, ["Dv"] = shape.Dv,
+                    ["fwd_ms"] = t.ForwardMs, ["fwdbwd_ms"] = t.ForwardBackwardMs,
+                });
+            }
+        }
+        WriteJson(rows, settings.Json);
+        return ExitCodes.Ok;
+    }
+
+    private static void WriteJson(JsonArray rows, string? path)
+    {
+        if (path == null) return;
+        File.WriteAllText(path, rows.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AnsiConsole.MarkupLine($"wrote {rows.Count} rows to {Markup.Escape(path)}");
     }
 
     private static string Error(double e) => double.IsNaN(e) ? "-" : e.ToString("E2");
@@ -131,11 +211,7 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
                 });
             }
         }
-        if (settings.Json != null)
-        {
-            File.WriteAllText(settings.Json, rows.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            AnsiConsole.MarkupLine($"wrote {rows.Count} rows to {Markup.Escape(settings.Json)}");
-        }
+        WriteJson(rows, settings.Json);
         return ExitCodes.Ok;
     }
 

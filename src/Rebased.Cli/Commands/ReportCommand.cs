@@ -30,16 +30,14 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
 
     /// <summary>`rebased report [OPTIONS]` is `rebased report figure [OPTIONS]`.</summary>
     public static string[] WithExplicitFigure(string[] args) =>
-        args is ["report", ..] && (args.Length == 1 || args[1] is not ("figure" or "curves" or "-h" or "--help"))
+        args is ["report", ..] && (args.Length == 1 || args[1] is not ("figure" or "curves" or "state-size" or "-h" or "--help"))
             ? ["report", "figure", .. args[1..]]
             : args;
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
-        if (settings.Runs is not null && settings.Store is not null) throw new UserError("give either --store URL or --runs FILE, not both");
-        var runs = settings.Runs is not null ? FromRunsFile(settings.Runs) : FromStore(settings.Store);
-        var sweeps = settings.Sweep is null ? runs.Select(r => r.Sweep).Distinct().Order(StringComparer.Ordinal).ToList() : [settings.Sweep];
-        if (sweeps.Count == 0) throw new UserError($"{settings.Runs ?? settings.Store ?? RunStore.DefaultSqlitePath} holds no runs");
+        var runs = ReadRuns(settings);
+        var sweeps = Sweeps(runs, settings);
         foreach (var name in sweeps)
         {
             var finished = runs.Where(r => r.Sweep == name && r.Status == RunStatus.Finished).ToList();
@@ -52,6 +50,21 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
             Console.WriteLine($"wrote {files.Figure}, {files.Table}, {files.Csv}, {files.AblationTable}, {files.PaperComparison}");
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The runs of --runs FILE or --store URL.</summary>
+    internal static IReadOnlyList<RunRecord> ReadRuns(Settings settings)
+    {
+        if (settings.Runs is not null && settings.Store is not null) throw new UserError("give either --store URL or --runs FILE, not both");
+        return settings.Runs is not null ? FromRunsFile(settings.Runs) : FromStore(settings.Store);
+    }
+
+    /// <summary>--sweep, else every sweep of the runs (at least one).</summary>
+    internal static List<string> Sweeps(IReadOnlyList<RunRecord> runs, Settings settings)
+    {
+        var sweeps = settings.Sweep is null ? runs.Select(r => r.Sweep).Distinct().Order(StringComparer.Ordinal).ToList() : [settings.Sweep];
+        if (sweeps.Count == 0) throw new UserError($"{settings.Runs ?? settings.Store ?? RunStore.DefaultSqlitePath} holds no runs");
+        return sweeps;
     }
 
     static IReadOnlyList<RunRecord> FromRunsFile(string path) => File.Exists(path)

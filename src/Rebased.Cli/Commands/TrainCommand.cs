@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Rebased.Configs;
 using Rebased.Experiments;
+using Rebased.Models;
 using Rebased.Native;
 using Rebased.Training;
 using Spectre.Console;
@@ -130,7 +131,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         {
             var setup = TrainingSetup.Create(config, device);
             Console.WriteLine($"{MixerLabel(config.Model.SequenceMixer)}, d_model {config.Model.DModel}, L {config.Data.InputSeqLen}: " +
-                              $"{setup.Model.ParameterCount():N0} parameters on {device}; {setup.Description}");
+                              $"{setup.Model.ParameterCount():N0} parameters, recurrent state {StateSizes(setup.LanguageModel, config.Data.InputSeqLen)} on {device}; {setup.Description}");
             bool live = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             var summary = live ? TrainLive(config, run, setup, device, cts.Token) : TrainPlain(config, run, setup, device, cts.Token);
             if (summary.StopReason == StopReasons.Interrupted)
@@ -148,6 +149,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Console.CancelKeyPress -= onCancel;
         }
     }
+
+    /// <summary>"6,240 + 3,264 numbers per layer" (<see cref="Rebased.Mixers.ISequenceMixer.StateSize"/> at the training length).</summary>
+    private static string StateSizes(LanguageModel model, int sequenceLength) =>
+        $"{string.Join(" + ", model.StateSizes(sequenceLength).Select(s => s.ToString("N0", CultureInfo.InvariantCulture)))} numbers per layer";
 
     /// <summary>"BaseConv + ReBased" for an expanded hybrid, else the mixer's class name.</summary>
     private static string MixerLabel(ComponentConfig mixer)

@@ -10,8 +10,13 @@ namespace Rebased.Configs;
 /// in MambaBlocks; rwkv: RWKVTimeMixer (n_layer 2) in every layer; conv_rwkv, double_based, double_rebased as the reference.</item>
 /// <item>ReBased ablations (paper §5.3): rebased_x2 (x²), rebased_gamma ((γx)²), rebased_gamma_beta ((γx+β)²),
 /// rebased_norm (norm(x)²) set the model's use_gamma/use_beta/normalize flags, then expand as rebased.</item>
+/// <item>Beyond the reference, as Zoology's MQAR sweeps set them up (BaseConv k=3 first, 2 heads, FLA's layer defaults
+/// otherwise): gla: Hybrid [BaseConv, GatedLinearAttention (expand_k 0.5, expand_v 1, gate rank 16, gate
+/// normaliser 16, output gate, no feature map)]; deltanet: Hybrid [BaseConv, DeltaNet (expand_k 1, expand_v 1, β,
+/// silu + L2-normalised q and k, short convolutions of 4 taps on q, k and v)]. At d_model 128 the second layer's
+/// state is 2·32·64 = 4096 numbers (gla) and 2·64·64 + 3·128·3 = 9344 (deltanet). The user's kwargs go to that layer.</item>
 /// </list>
-/// Also: num_heads 1 for names containing attention or rwkv, else 12; max_position_embeddings = input_seq_len;
+/// Also: num_heads 1 for names containing attention or rwkv, 2 for gla and deltanet, else 12; max_position_embeddings = input_seq_len;
 /// block_type MambaBlock for mamba; the task's kwargs derived from L, for MQAR num_kv_pairs = 16 at L = 128, else L/4 (unless data.kv_pairs_rule is false); and for L ≥ 512 with a batch above 64,
 /// micro-batches of 256/(L/512) with gradient accumulation up to the same effective batch.
 /// </summary>
@@ -26,7 +31,10 @@ public static class SequenceMixerPresets
     };
 
     private static readonly string[] BaseNames =
-        { "attention", "conv_attention", "based", "rebased", "mamba", "rwkv", "conv_rwkv", "double_based", "double_rebased" };
+        { "attention", "conv_attention", "based", "rebased", "mamba", "rwkv", "conv_rwkv", "double_based", "double_rebased", "gla", "deltanet" };
+
+    /// <summary>The head count of the gla and deltanet presets (Zoology's MQAR setups of both).</summary>
+    public const int RecurrentStateHeads = 2;
 
     /// <summary>Every short name <see cref="Apply"/> expands.</summary>
     public static IReadOnlyList<string> Names { get; } = BaseNames.Concat(Ablations.Keys).ToArray();
@@ -42,7 +50,7 @@ public static class SequenceMixerPresets
         var name = model.SequenceMixer.Name;
         if (Names.Contains(name))
         {
-            model.NumHeads = name.Contains("attention") || name.Contains("rwkv") ? 1 : 12;
+            model.NumHeads = name.Contains("attention") || name.Contains("rwkv") ? 1 : name is "gla" or "deltanet" ? RecurrentStateHeads : 12;
             if (Ablations.TryGetValue(name, out var flags))
                 (model.UseGamma, model.UseBeta, model.Normalize) = flags;
             model.SequenceMixer = Expand(name, model, data.InputSeqLen, model.SequenceMixer.Kwargs);
@@ -78,6 +86,16 @@ public static class SequenceMixerPresets
             ["l_max"] = seqLen, ["feature_dim"] = 16, ["num_key_value_heads"] = model.NumHeads, ["num_heads"] = model.NumHeads,
             ["feature_name"] = "taylor_exp", ["use_beta"] = model.UseBeta, ["use_gamma"] = model.UseGamma, ["normalize"] = model.Normalize,
         }, AttentionForm(userKwargs)));
+        var gla = Component("zoology.mixers.gla.GatedLinearAttention", Merge(new()
+        {
+            ["l_max"] = seqLen, ["num_heads"] = model.NumHeads, ["expand_k"] = 0.5, ["expand_v"] = 1.0,
+            ["gate_low_rank_dim"] = 16, ["gate_logit_normalizer"] = 16, ["use_output_gate"] = true, ["feature_map"] = "identity",
+        }, userKwargs));
+        var deltaNet = Component("zoology.mixers.delta_net.DeltaNet", Merge(new()
+        {
+            ["l_max"] = seqLen, ["num_heads"] = model.NumHeads, ["expand_k"] = 1.0, ["expand_v"] = 1.0,
+            ["use_beta"] = true, ["use_gate"] = false, ["use_short_conv"] = true, ["conv_size"] = 4, ["qk_activation"] = "silu", ["qk_norm"] = "l2",
+        }, userKwargs));
         return name switch
         {
             "attention" => ToConfig(mha),
@@ -89,6 +107,8 @@ public static class SequenceMixerPresets
             "conv_rwkv" => Hybrid(baseConv, rwkv),
             "double_based" => Hybrid(based, based),
             "double_rebased" => Hybrid(rebased, rebased),
+            "gla" => Hybrid(baseConv, gla),
+            "deltanet" => Hybrid(baseConv, deltaNet),
             _ => throw new UserError($"unknown sequence mixer preset '{name}' (known: {string.Join(", ", Names)})"),
         };
     }

@@ -94,6 +94,8 @@ public static class Selection
         "rebased_norm" => "norm(x)²",
         "rebased_gamma" => "(γx)²",
         "rebased_gamma_beta" => "(γx+β)²",
+        "gla" => "GLA",
+        "deltanet" => "DeltaNet",
         _ => mixer,
     };
 }

@@ -11,7 +11,7 @@ namespace Rebased.Mixers;
 /// depthwise causal Conv1d with bias (left padding k−1, first L outputs kept). Parameter names:
 /// projection.{weight,bias}, conv.conv.{weight,bias}.
 /// </summary>
-public sealed class BaseConv : nn.Module<Tensor, Tensor>
+public sealed class BaseConv : nn.Module<Tensor, Tensor>, ISequenceMixer
 {
     [ComponentName(Name = "projection")] private readonly Linear _projection;
     [ComponentName(Name = "conv")] private readonly ShortConvolution _conv;
@@ -20,6 +20,8 @@ public sealed class BaseConv : nn.Module<Tensor, Tensor>
     {
         if (kernelSize < 1)
             throw new UserError($"BaseConv: kernel_size must be a positive short-convolution width, got {kernelSize} (long convolutions are not supported)");
+        DModel = dModel;
+        KernelSize = kernelSize;
         _projection = nn.Linear(dModel, dModel);
         _conv = new ShortConvolution(dModel, kernelSize);
         register_module("projection", _projection);
@@ -36,6 +38,12 @@ public sealed class BaseConv : nn.Module<Tensor, Tensor>
         return module;
     }
 
+    public int DModel { get; }
+    public int KernelSize { get; }
+
+    /// <summary>The kernel_size − 1 previous inputs the causal convolution still needs.</summary>
+    public long StateSize(int sequenceLength) => (long)DModel * (KernelSize - 1);
+
     public override Tensor forward(Tensor u)
     {
         using var scope = NewDisposeScope();
@@ -43,14 +51,14 @@ public sealed class BaseConv : nn.Module<Tensor, Tensor>
         return y.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Depthwise causal Conv1d on [B, L, d] inputs (the reference's <c>ShortConvolution</c>; parameters conv.{weight,bias}).</summary>
+    /// <summary>Depthwise causal Conv1d on [B, L, d] inputs (the reference's <c>ShortConvolution</c>; parameters conv.{weight,bias}, or conv.weight without bias).</summary>
     public sealed class ShortConvolution : nn.Module<Tensor, Tensor>
     {
         [ComponentName(Name = "conv")] private readonly Conv1d _conv;
 
-        public ShortConvolution(int dModel, int kernelSize) : base(nameof(ShortConvolution))
+        public ShortConvolution(int dModel, int kernelSize, bool bias = true) : base(nameof(ShortConvolution))
         {
-            _conv = nn.Conv1d(dModel, dModel, kernelSize, padding: kernelSize - 1, groups: dModel);
+            _conv = nn.Conv1d(dModel, dModel, kernelSize, padding: kernelSize - 1, groups: dModel, bias: bias);
             register_module("conv", _conv);
         }
 

@@ -9,7 +9,7 @@ namespace Rebased.Mixers;
 /// A different mixer per layer: layer i instantiates configs[i] (the reference's <c>Hybrid</c>; for based,
 /// rebased and conv_attention layer 0 is BaseConv and layer 1 the named mixer). Parameter names: mixer.*.
 /// </summary>
-public sealed class Hybrid : nn.Module<Tensor, Tensor>
+public sealed class Hybrid : nn.Module<Tensor, Tensor>, ISequenceMixer
 {
     [ComponentName(Name = "mixer")] private readonly nn.Module<Tensor, Tensor> _mixer;
 
@@ -29,6 +29,8 @@ public sealed class Hybrid : nn.Module<Tensor, Tensor>
         kwargs.RejectUnused();
         return module;
     }
+
+    public long StateSize(int sequenceLength) => ((ISequenceMixer)_mixer).StateSize(sequenceLength);
 
     public override Tensor forward(Tensor u) => _mixer.forward(u);
 }

@@ -20,7 +20,7 @@ namespace Rebased.Mixers;
 /// a Mamba inside the language model therefore starts with Δ ≈ softplus(0). That part is done by the model's
 /// <see cref="ReferenceInitialisation"/>, which reaches this mixer (unlike RWKV's, see <see cref="IInitialisesItself"/>).
 /// </summary>
-public sealed class Mamba : nn.Module<Tensor, Tensor>
+public sealed class Mamba : nn.Module<Tensor, Tensor>, ISequenceMixer
 {
     public const int DefaultStateSize = 16;
     public const int ConvKernel = 4;
@@ -89,6 +89,12 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>
     public int DtRank { get; }
 
     public ISelectiveScan Scan => _scan;
+
+    /// <summary>
+    /// The SSM state (d_inner × d_state) and the ConvKernel − 1 previous inputs of the causal convolution (d_inner
+    /// each). Explicit, because <see cref="StateSize"/> is d_state here, as the reference names it.
+    /// </summary>
+    long ISequenceMixer.StateSize(int sequenceLength) => (long)DInner * StateSize + (long)DInner * (ConvKernel - 1);
 
     public override Tensor forward(Tensor hidden)
     {
@@ -174,6 +180,8 @@ public sealed class MambaBlock : ResidualBlock
     }
 
     public Mamba Mixer => _mixer;
+
+    public override long StateSize(int sequenceLength) => ((ISequenceMixer)_mixer).StateSize(sequenceLength);
 
     public override (Tensor Hidden, Tensor? Residual) Forward(Tensor hidden, Tensor? residual)
     {

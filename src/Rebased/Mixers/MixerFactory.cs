@@ -6,7 +6,7 @@ namespace Rebased.Mixers;
 
 /// <summary>
 /// Builds a sequence mixer from a config. Each mixer is registered once under the reference's import path
-/// (as written in its configs and checkpoints' manifests) and its class name; short preset names (based,
+/// (as written in its configs and checkpoints' manifests; Zoology's for the mixers the reference lacks) and its class name; short preset names (based,
 /// rebased, conv_attention, ...) are expanded to such configs by <see cref="SequenceMixerPresets"/> first.
 /// </summary>
 public static class MixerFactory
@@ -28,6 +28,8 @@ public static class MixerFactory
         new("src.mixers.hybrid.Hybrid", Hybrid.FromKwargs),
         new("src.mixers.rwkv.RWKVTimeMixer", Rwkv4TimeMixer.FromKwargs),
         new("src.mixers.mamba.Mamba", (k, d, _) => Mamba.FromKwargs(k, d)),
+        new("zoology.mixers.gla.GatedLinearAttention", (k, d, _) => GatedLinearAttention.FromKwargs(k, d)),
+        new("zoology.mixers.delta_net.DeltaNet", (k, d, _) => DeltaNet.FromKwargs(k, d)),
     };
 
     /// <summary>Every name the factory accepts: import paths and class names.</summary>

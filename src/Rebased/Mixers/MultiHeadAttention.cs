@@ -11,7 +11,7 @@ namespace Rebased.Mixers;
 /// scores q·kᵀ/√head_dim with −10000 added above the diagonal (not −∞), softmax, dropout on the
 /// probabilities (training only) and an output projection with bias. Parameter names: Wqkv, out_proj.
 /// </summary>
-public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor>
+public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor>, ISequenceMixer
 {
     public const double MaskValue = -10000.0;
 
@@ -34,6 +34,9 @@ public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor>
     public int NumHeads { get; }
     public int HeadDim { get; }
     public double Dropout { get; }
+
+    /// <summary>The key-value cache: a key and a value of H·head_dim per token seen.</summary>
+    public long StateSize(int sequenceLength) => 2L * NumHeads * HeadDim * sequenceLength;
 
     public static MultiHeadAttention FromKwargs(MixerKwargs kwargs, int dModel)
     {

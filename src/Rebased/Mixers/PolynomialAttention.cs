@@ -13,7 +13,7 @@ namespace Rebased.Mixers;
 /// polynomial linear attention per head with scale 1/√F and eps 1e-12, and o = W_o concat_heads(y).
 /// Parameter names: proj_q, proj_k, proj_v, proj_o (then ln_q, ln_k where the mixer has them).
 /// </summary>
-public abstract class PolynomialAttention : nn.Module<Tensor, Tensor>
+public abstract class PolynomialAttention : nn.Module<Tensor, Tensor>, ISequenceMixer
 {
     public const double DefaultEps = 1e-12;
 
@@ -54,6 +54,13 @@ public abstract class PolynomialAttention : nn.Module<Tensor, Tensor>
     public string AttentionForm { get; }
     public double Eps { get; }
     public double Scale => 1.0 / Math.Sqrt(FeatureDim);
+
+    /// <summary>Per head the state Σ φ(k) vᵀ (F×P) and the normaliser Σ φ(k) (F), F the feature count of φ.</summary>
+    public long StateSize(int sequenceLength)
+    {
+        long features = FeatureMap.Features(Kernel, FeatureDim);
+        return NumHeads * (features * HeadDim + features);
+    }
 
     /// <summary>The transform of q and k ([B, L, H·F]) before the head split; identity unless overridden.</summary>
     protected virtual (Tensor Q, Tensor K) TransformQueryKey(Tensor q, Tensor k) => (q, k);

@@ -18,7 +18,7 @@ namespace Rebased.Mixers;
 /// With <c>roundWkvToBf16</c> the WKV output and the gradients of its inputs are rounded to bfloat16, as the
 /// reference's RWKV_FLOAT_MODE=bf16 does (see <see cref="Bf16RoundedWkv"/>); off by default (exact fp32).
 /// </summary>
-public sealed class Rwkv4TimeMixer : nn.Module<Tensor, Tensor>, IInitialisesItself
+public sealed class Rwkv4TimeMixer : nn.Module<Tensor, Tensor>, IInitialisesItself, ISequenceMixer
 {
     [ComponentName(Name = "time_decay")] private readonly Parameter _timeDecay;
     [ComponentName(Name = "time_first")] private readonly Parameter _timeFirst;
@@ -38,6 +38,7 @@ public sealed class Rwkv4TimeMixer : nn.Module<Tensor, Tensor>, IInitialisesItse
         var exact = WkvForms.Get(wkvForm);
         _wkv = roundWkvToBf16 ? new Bf16RoundedWkv(exact) : exact;
 
+        DModel = dModel;
         double ratio0To1 = (double)layerIdx / (nLayers - 1);
         double ratio1ToAlmost0 = 1.0 - (double)layerIdx / nLayers;
         var decay = new float[dModel];
@@ -93,6 +94,14 @@ public sealed class Rwkv4TimeMixer : nn.Module<Tensor, Tensor>, IInitialisesItse
         kwargs.RejectUnused();
         return mixer;
     }
+
+    public int DModel { get; }
+
+    /// <summary>
+    /// Per channel the WKV numerator and denominator sums and the previous token's input (token shift). (A stabilised
+    /// evaluation also keeps a running maximum exponent per channel; it is not part of the recurrence.)
+    /// </summary>
+    public long StateSize(int sequenceLength) => 3L * DModel;
 
     /// <summary>The WKV form in use (its name ends in "-bf16" when the reference's rounding is emulated).</summary>
     public IWkv Wkv => _wkv;

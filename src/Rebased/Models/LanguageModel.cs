@@ -54,6 +54,20 @@ public sealed class LanguageModel : nn.Module<Tensor, Tensor>
     /// <summary>Number of parameters, the tied embedding/head counted once (as the reference prints it).</summary>
     public long ParameterCount() => parameters().Sum(p => p.numel());
 
+    /// <summary>Each layer's recurrent state size after <paramref name="sequenceLength"/> tokens (<see cref="Mixers.ISequenceMixer.StateSize"/>).</summary>
+    public IReadOnlyList<long> StateSizes(int sequenceLength) => _backbone.Layers.Select(l => l.StateSize(sequenceLength)).ToList();
+
+    /// <summary>The same without building the whole model: each layer's block alone is built (under no_grad) and asked.</summary>
+    public static IReadOnlyList<long> StateSizes(ModelConfig config, int sequenceLength)
+    {
+        using var noGrad = no_grad();
+        return Enumerable.Range(0, config.NLayers).Select(i =>
+        {
+            using var block = BlockFactory.Create(config, i);
+            return block.StateSize(sequenceLength);
+        }).ToList();
+    }
+
     private static void Validate(ModelConfig config)
     {
         if (config.DModel < 1) throw new UserError($"model.d_model must be positive, got {config.DModel}");

@@ -13,6 +13,9 @@ public abstract class ResidualBlock : nn.Module
     protected ResidualBlock(string name) : base(name) { }
 
     public abstract (Tensor Hidden, Tensor? Residual) Forward(Tensor hidden, Tensor? residual);
+
+    /// <summary>Its sequence mixer's recurrent state size (<see cref="Mixers.ISequenceMixer.StateSize"/>).</summary>
+    public abstract long StateSize(int sequenceLength);
 }
 
 /// <summary>Builds the blocks named by <c>block_type</c>.</summary>

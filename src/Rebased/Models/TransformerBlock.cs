@@ -41,6 +41,8 @@ public sealed class TransformerBlock : ResidualBlock
 
     public nn.Module<Tensor, Tensor> SequenceMixer => _sequenceMixer;
 
+    public override long StateSize(int sequenceLength) => ((ISequenceMixer)_sequenceMixer).StateSize(sequenceLength);
+
     public override (Tensor Hidden, Tensor? Residual) Forward(Tensor hidden, Tensor? residual)
     {
         if (_preNorm)

@@ -12,7 +12,7 @@ public class MixerForwardBackwardTests
     public static TheoryData<string, int, int> Cases()
     {
         var data = new TheoryData<string, int, int>();
-        foreach (var mixer in new[] { "attention", "conv_attention", "based", "rebased", "rwkv", "mamba" })
+        foreach (var mixer in new[] { "attention", "conv_attention", "based", "rebased", "rwkv", "mamba", "gla", "deltanet" })
             foreach (var seqLen in new[] { 64, 256, 1024 })
                 foreach (var dModel in new[] { 64, 128 })
                     data.Add(mixer, seqLen, dModel);

@@ -1,0 +1,23 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rebased.Kernels.DeltaRule;
+
+/// <summary>
+/// The causal delta rule (DeltaNet; Schlag et al. 2021, chunked training by Yang et al. 2024), per batch and head,
+/// with a state S of Dk×Dv: S_t = (I − β_t k_t k_tᵀ) S_{t−1} + β_t k_t v_tᵀ (S_0 = 0), o_t = S_tᵀ (scale · q_t).
+/// q, k: [B, H, T, Dk] (unit-norm k keeps I − β k kᵀ a contraction for β ∈ [0, 1]); v: [B, H, T, Dv];
+/// beta: [B, H, T]. Returns o [B, H, T, Dv] in the dtype of v; differentiable in q, k, v and beta.
+/// </summary>
+public interface IDeltaRule : IKernelForm
+{
+    Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor beta, double scale);
+}
+
+/// <summary>The registered forms; <c>auto</c> prefers the chunked (WY) form over the token loop.</summary>
+public static class DeltaRuleForms
+{
+    public static KernelForms<IDeltaRule> Registry { get; } = new("delta rule",
+        [new DeltaRuleChunked(), new DeltaRuleRecurrent()],
+        autoPreference: ["chunked", "recurrent"]);
+}
