@@ -56,6 +56,26 @@ public class GatedLinearAttentionTests
     }
 
     [Fact]
+    public void WithoutOutputGateTheNormedRecurrenceGoesStraightToTheOutputProjection()
+    {
+        using var scope = NewDisposeScope();
+        using var mixer = new GatedLinearAttention(16, numHeads: 2, useOutputGate: false, form: "chunked");
+        mixer.to(ScalarType.Float64);
+        var p = mixer.named_parameters().ToDictionary(x => x.name, x => x.parameter);
+        Assert.False(p.ContainsKey("g_proj.weight"));
+        var u = randn([2, 9, 16], ScalarType.Float64);
+        Tensor Heads(Tensor x) => x.view(2, 9, 2, -1).transpose(1, 2);
+        var q = Heads(nn.functional.linear(u, p["q_proj.weight"]));
+        var k = Heads(nn.functional.linear(u, p["k_proj.weight"]));
+        var v = Heads(nn.functional.linear(u, p["v_proj.weight"]));
+        var g = Heads(nn.functional.logsigmoid(nn.functional.linear(nn.functional.linear(u, p["gk_proj_down.weight"]), p["gk_proj_up.weight"], p["gk_proj_up.bias"])) / 16);
+        var o = new GlaRecurrent().Forward(q, k, v, g, 1 / Math.Sqrt(4)).transpose(1, 2);
+        o = o * (o.square().mean([-1], keepdim: true) + 1e-5).rsqrt() * p["g_norm.weight"];
+        var expected = nn.functional.linear(o.reshape(2, 9, 16), p["o_proj.weight"]);
+        Assert.True(TensorErrors.Relative(mixer.forward(u), expected) < 1e-12);
+    }
+
+    [Fact]
     public void PresetIsBaseConvThenGlaWithTwoHeads()
     {
         var run = new RunConfig();
