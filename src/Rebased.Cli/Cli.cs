@@ -19,11 +19,6 @@ public static class Cli
     /// <summary>The most libtorch CPU threads an option may ask for: beyond four per core they only add contention.</summary>
     public static int MaxThreads => 4 * Environment.ProcessorCount;
 
-    /// <summary>The message for a --threads value outside 1..<see cref="MaxThreads"/>, or null when it is inside.</summary>
-    public static string? ThreadsProblem(int? threads) => threads is < 1 || threads > MaxThreads
-        ? $"--threads must be between 1 and {MaxThreads} (4 x the {Environment.ProcessorCount} CPU cores), got {threads}"
-        : null;
-
     public static void Error(string message, Exception e, bool verbose)
     {
         Console.Error.WriteLine($"error: {message}");

@@ -40,6 +40,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public bool NewRun { get; init; }
 
         [CommandOption("--threads <N>")]
+        [ThreadsRange]
         [Description("CPU threads for libtorch, 1 to 4 x the CPU cores (default: libtorch's choice).")]
         public int? Threads { get; init; }
 
@@ -48,7 +49,6 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (Config is null == Resume is null) return ValidationResult.Error("give either --config FILE or --resume RUN_DIR");
             if (Resume is not null && (Set.Length > 0 || RunDir is not null || NewRun)) return ValidationResult.Error("--resume continues a run as configured: --set, --run-dir and --new-run do not apply");
             if (NewRun && RunDir is not null) return ValidationResult.Error("--new-run picks a new default run directory: leave out --run-dir (a new --run-dir is a new run already)");
-            if (Cli.ThreadsProblem(Threads) is { } threads) return ValidationResult.Error(threads);
             return ValidationResult.Success();
         }
     }
@@ -91,7 +91,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             var resolved = ConfigResolver.Resolve(loaded);
             foreach (var note in resolved.Notes) Console.WriteLine($"note: {note}");
             config = resolved.Config;
-            Devices.Parse(config.Device);
+            MemoryEstimate.Check(config, Devices.Parse(config.Device));
             var path = RunDirectory.PathFor(config, settings.RunDir, settings.NewRun);
             trainerLock = RunLock.Acquire(path);
             run = RunDirectory.Create(config, path);

@@ -8,7 +8,7 @@ public class SweepCliTests : IDisposable
 
     (int Code, string Output) Run(params string[] args)
     {
-        using var p = _kit.StartCli(_kit.TrainerWords(epochs: 2, epochSeconds: 0.01), args);
+        using var p = _kit.StartCli(_kit.TrainerWords(epochs: 2, epochSeconds: 0.01, crashMixer: "mamba"), args);
         Assert.True(p.WaitForExit(60_000));
         p.WaitForExit();
         var log = Path.Combine(_kit.Dir, $"cli-{p.Id}.log");
@@ -19,7 +19,7 @@ public class SweepCliTests : IDisposable
     public void SweepStatusAndReportFromOneStore()
     {
         var file = _kit.WriteSweep("cli", """
-              model.sequence_mixer.name: {values: [rebased, crash]}
+              model.sequence_mixer.name: {values: [rebased, mamba]}
               model.d_model: {values: [64, 128]}
               learning_rate: {values: [1e-3, 1e-2]}
               seed: {values: [1, 2]}
