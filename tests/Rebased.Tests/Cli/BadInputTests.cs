@@ -161,6 +161,52 @@ public class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void StoreFilesThatAreNotUsableStoresNameTheFileAndWhatToDo()
+    {
+        var notADatabase = Write("notes.db", "these are notes, not a database\n");
+        Assert.Equal((1, $"error: {notADatabase} is not a SQLite database, so not a results store: give --store a new file or an existing store"),
+            CodeAndError("sweep", "status", "--store", notADatabase));
+        Assert.Equal($"error: {notADatabase} is not a SQLite database, so not a results store: give --store a new file or an existing store",
+            Run("sweep", Sweep(), "--store", notADatabase).Error);
+
+        var damaged = Path.Combine(_dir.FullName, "damaged.db");
+        using (var store = Rebased.Experiments.RunStore.Open(damaged))
+            store.Register(Enumerable.Range(0, 40).Select(i => new Rebased.Experiments.RunRecord
+            {
+                Sweep = "s", ConfigHash = $"h{i}", Position = i, ConfigJson = new string('x', 500), OverridesJson = "[]", BaseConfigPath = "b", RunDir = $"r{i}",
+            }));
+        var bytes = File.ReadAllBytes(damaged);
+        Array.Fill(bytes, (byte)0x5A, 2 * 4096, 3000); // the tables' pages, past the header
+        File.WriteAllBytes(damaged, bytes);
+        var (code, error) = CodeAndError("sweep", "status", "--store", damaged);
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: {damaged}: the results store is damaged (integrity check: ", error);
+        Assert.EndsWith("): restore it from a backup, or move it away with its -wal and -shm files to start a new store (the run directories keep their results)", error);
+
+        Directory.CreateDirectory(Path.Combine(_dir.FullName, "stores"));
+        Assert.Equal((1, $"error: --store stores is a folder: give the store's file, e.g. {Path.Combine("stores", "sweeps.db")}"), CodeAndError("sweep", "status", "--store", "stores"));
+    }
+
+    [SkippableFact]
+    public void AReadOnlyStoreNamesTheFileAndWhatToDo()
+    {
+        Skip.If(!OperatingSystem.IsLinux() || Environment.UserName == "root", "root writes read-only files (the message itself is checked in SqliteErrorsNameTheStoreFile)");
+        var path = Path.Combine(_dir.FullName, "readonly.db");
+        Rebased.Experiments.RunStore.Open(path).Dispose();
+        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(path, UnixFileMode.UserRead);
+        var (code, error) = CodeAndError("sweep", "status", "--store", path);
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: {path}: ", error);
+    }
+
+    [Theory]
+    [InlineData(8, "/x/s.db: the results store is read-only: make the file and its folder writable (SQLite writes -wal and -shm files beside it), or give --store a writable copy")]
+    [InlineData(14, "/x/s.db: cannot open the results store: check that its folder exists and is writable, or give --store another path")]
+    [InlineData(26, "/x/s.db is not a SQLite database, so not a results store: give --store a new file or an existing store")]
+    public void SqliteErrorsNameTheStoreFile(int code, string expected) =>
+        Assert.Equal(expected, Rebased.Experiments.SqliteRunStore.Explain("/x/s.db", new Microsoft.Data.Sqlite.SqliteException("sqlite says", code)).Message);
+
+    [Fact]
     public void LevenshteinCountsEdits()
     {
         Assert.Equal(1, Rebased.Configs.ClosestName.Distance("--dryrun", "--dry-run"));
