@@ -19,10 +19,19 @@ public static class Cli
     /// <summary>The most libtorch CPU threads an option may ask for: beyond four per core they only add contention.</summary>
     public static int MaxThreads => 4 * Environment.ProcessorCount;
 
-    /// <summary>The message for a --threads value outside 1..<see cref="MaxThreads"/>, or null when it is inside.</summary>
-    public static string? ThreadsProblem(int? threads) => threads is < 1 || threads > MaxThreads
-        ? $"--threads must be between 1 and {MaxThreads} (4 x the {Environment.ProcessorCount} CPU cores), got {threads}"
-        : null;
+    /// <summary>The terminal's width in columns; 80 when the output is not a terminal (logs, pipes) or its width is unknown.</summary>
+    public static int ConsoleWidth
+    {
+        get
+        {
+            if (Console.IsOutputRedirected) return 80;
+            try { return Console.WindowWidth is > 0 and var width ? width : 80; }
+            catch (IOException) { return 80; }
+        }
+    }
+
+    /// <summary>The line cut to <paramref name="width"/> columns, with an ellipsis where it was cut.</summary>
+    public static string Fit(string line, int width) => line.Length <= width ? line : line[..Math.Max(0, width - 1)] + "…";
 
     public static void Error(string message, Exception e, bool verbose)
     {

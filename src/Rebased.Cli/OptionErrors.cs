@@ -45,8 +45,10 @@ public static partial class OptionErrors
         int at = Enumerable.Range(1, Math.Max(0, args.Count - 1)).FirstOrDefault(i => args[i] == value && args[i - 1].StartsWith('-'), -1);
         var option = at > 0 ? args[at - 1] : args.FirstOrDefault(a => a.EndsWith("=" + value, StringComparison.Ordinal))?.Split('=')[0];
         if (option is null) return null;
-        var type = Commands.TryGetValue(CommandWords(args), out var settings) ? OptionType(settings, option) : null;
-        var expected = type == typeof(int) ? $"expected an integer from {int.MinValue} to {int.MaxValue} (the option's own bounds: --help)"
+        bool known = Commands.TryGetValue(CommandWords(args), out var settings);
+        var type = known ? OptionType(settings!, option) : null;
+        var expected = known && OptionRanges.Of(settings!, option) is { } range ? $"expected {range.Describe()}"
+            : type == typeof(int) ? $"expected an integer from {int.MinValue} to {int.MaxValue}"
             : type == typeof(long) ? $"expected an integer from {long.MinValue} to {long.MaxValue}"
             : type == typeof(double) ? "expected a number such as 0.001 or 1e-3"
             : "not a value this option takes (see --help)";
@@ -74,7 +76,29 @@ public static partial class OptionErrors
             var subcommands = Commands.Keys.Where(k => k.StartsWith(words + " ", StringComparison.Ordinal)).Select(k => k[(words.Length + 1)..]);
             return $"unknown option {typed} for `rebased {words}`: give a command first ({string.Join(", ", subcommands)})";
         }
-        return $"unknown option {typed} for `rebased {words}`{Suggestion(typed, [.. OptionNames(settings), .. CommonOptions]) ?? $"; its options: `rebased {words} --help`"}";
+        return $"unknown option {typed} for `rebased {words}`{Suggestion(typed, [.. OptionNames(settings), .. CommonOptions]) ?? ConfigKeyHint(words, typed, args) ?? $"; its options: `rebased {words} --help`"}";
+    }
+
+    /// <summary>Option names people try for config values (--epochs), by the config key that holds them.</summary>
+    static readonly IReadOnlyDictionary<string, string> ConfigKeyAliases = new Dictionary<string, string>
+    {
+        ["epochs"] = "max_epochs", ["lr"] = "learning_rate", ["batch-size"] = "data.batch_size", ["batch"] = "data.batch_size",
+        ["d-model"] = "model.d_model", ["layers"] = "model.n_layers", ["mixer"] = "model.sequence_mixer.name", ["seq-len"] = "data.input_seq_len",
+    };
+
+    /// <summary>"; config values are set with --set: --set max_epochs=3" when `train` is given a config value as an option.</summary>
+    static string? ConfigKeyHint(string words, string typed, IReadOnlyList<string> args)
+    {
+        if (words != "train" || !typed.StartsWith("--", StringComparison.Ordinal)) return null;
+        var name = typed[2..];
+        var topLevelKeys = typeof(Configs.RunConfig).GetProperties().Select(p => Configs.ConfigLoader.SnakeCase(p.Name));
+        var key = ConfigKeyAliases.GetValueOrDefault(name) ?? topLevelKeys.FirstOrDefault(k => k == name.Replace('-', '_'));
+        if (key is null) return null;
+        int at = Enumerable.Range(0, args.Count).FirstOrDefault(i => args[i] == typed || args[i].StartsWith(typed + "=", StringComparison.Ordinal), -1);
+        var value = at < 0 ? "VALUE"
+            : args[at].Contains('=') ? args[at][(args[at].IndexOf('=') + 1)..]
+            : at + 1 < args.Count && !args[at + 1].StartsWith("--", StringComparison.Ordinal) ? args[at + 1] : "VALUE";
+        return $"; config values are set with --set: --set {key}={value}";
     }
 
     /// <summary>The longest run of leading words that names a command or a branch ("sweep status", "bench").</summary>
@@ -99,28 +123,8 @@ public static partial class OptionErrors
             .SelectMany(o => o.LongNames.Select(n => "--" + n).Concat(o.ShortNames.Select(n => "-" + n)))
             .ToList();
 
-    static string? Suggestion(string typed, IReadOnlyList<string> options)
-    {
-        var best = options.MinBy(o => Levenshtein(typed, o));
-        // More than a third of the name changed is a different option, not a typo, unless one name extends the other (--outdir, --out).
-        bool close = best is not null && (Levenshtein(typed, best) <= Math.Max(2, typed.Length / 3)
-            || typed.StartsWith(best, StringComparison.Ordinal) || best.StartsWith(typed, StringComparison.Ordinal));
-        return close ? $"; did you mean {best}?" : null;
-    }
-
-    public static int Levenshtein(string a, string b)
-    {
-        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
-        var current = new int[b.Length + 1];
-        for (int i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (int j = 1; j <= b.Length; j++)
-                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            (previous, current) = (current, previous);
-        }
-        return previous[b.Length];
-    }
+    static string? Suggestion(string typed, IReadOnlyList<string> options) =>
+        Configs.ClosestName.Find(typed, options) is { } best ? $"; did you mean {best}?" : null;
 
     [GeneratedRegex(@"^Failed to convert '(?<value>.*)' to ")]
     private static partial Regex ConversionFailureMessage();

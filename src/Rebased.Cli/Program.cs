@@ -10,6 +10,7 @@ app.Configure(config =>
     config.SetApplicationName("rebased");
     config.PropagateExceptions();
     config.UseStrictParsing();
+    config.SetInterceptor(new OptionRanges());
     config.SetApplicationVersion(Cli.Version);
     config.AddExample("train", "--config", "configs/simple_mqar.yaml");
     config.AddExample("sweep", "configs/cpu_sweep.yaml", "--dry-run");
@@ -62,6 +63,11 @@ catch (CommandParseException e) when (OptionErrors.DescribeUnknownOption(e, comm
 catch (CommandRuntimeException e) when (OptionErrors.DescribeConversionFailure(e, commandLine) is { } message)
 {
     Cli.Error(message, e, verbose);
+    return ExitCodes.Usage;
+}
+catch (UsageError e)
+{
+    Cli.Error(e.Message, e, verbose);
     return ExitCodes.Usage;
 }
 catch (Exception e) when (e is CommandParseException or CommandConfigurationException or CommandRuntimeException)

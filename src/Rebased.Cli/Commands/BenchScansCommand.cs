@@ -30,26 +30,31 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
         public bool Check { get; init; }
 
         [CommandOption("--batch <B>")]
+        [OptionRange(1)]
         [Description("batch size (default 4)")]
         [DefaultValue(4)]
         public int Batch { get; init; } = 4;
 
         [CommandOption("--length <L>")]
+        [OptionRange(1)]
         [Description("sequence length (default 256)")]
         [DefaultValue(256)]
         public int Length { get; init; } = 256;
 
         [CommandOption("--channels <C>")]
+        [OptionRange(1)]
         [Description("model width d_model: WKV runs on C channels, the selective scan on Mamba's d_inner = 2·C (default 64)")]
         [DefaultValue(64)]
         public int Channels { get; init; } = 64;
 
         [CommandOption("--states <N>")]
+        [OptionRange(1)]
         [Description("selective-scan state size (default 16)")]
         [DefaultValue(16)]
         public int States { get; init; } = 16;
 
         [CommandOption("--repeats <N>")]
+        [OptionRange(1)]
         [Description("timed runs per form and measurement after one warm-up; the median is shown (default 5)")]
         [DefaultValue(5)]
         public int Repeats { get; init; } = 5;
@@ -61,8 +66,6 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
         public override ValidationResult Validate()
         {
             if (Device is not ("cpu" or "cuda")) return ValidationResult.Error($"--device '{Device}' must be cpu or cuda");
-            if (Batch < 1 || Length < 1 || Channels < 1 || States < 1) return ValidationResult.Error("--batch, --length, --channels and --states must be positive");
-            if (Repeats < 1) return ValidationResult.Error($"--repeats {Repeats} must be at least 1");
             return ValidationResult.Success();
         }
     }

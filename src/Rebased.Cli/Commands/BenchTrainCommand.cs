@@ -24,23 +24,18 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
     {
         [CommandOption("--device <DEVICE>")] [Description("cpu (default), cuda or cuda:N.")] public string Device { get; init; } = "cpu";
         [CommandOption("--mixer <NAME>")] [Description("Sequence mixer (default rebased; based, attention, conv_attention, rwkv, mamba, ...).")] public string Mixer { get; init; } = "rebased";
-        [CommandOption("--seq-len <L>")] [Description("Sequence length (default 512).")] public int SeqLen { get; init; } = 512;
-        [CommandOption("--kv-pairs <K>")] [Description("Key-value pairs per sequence (default: the reference's rule, 16 at L = 128, else L/4).")] public int? KvPairs { get; init; }
-        [CommandOption("--d-model <D>")] [Description("Model width (default 128).")] public int DModel { get; init; } = 128;
-        [CommandOption("--steps <N>")] [Description("Timed optimizer steps (default 30).")] public int Steps { get; init; } = 30;
-        [CommandOption("--warmup <N>")] [Description("Untimed steps first (default 3).")] public int Warmup { get; init; } = 3;
-        [CommandOption("--batch <B>")] [Description("Examples per optimizer step (split by the micro-batching rule; default 512).")] public int Batch { get; init; } = 512;
-        [CommandOption("--vocab <V>")] [Description("Vocabulary size (default 8192).")] public int Vocab { get; init; } = 8192;
+        [CommandOption("--seq-len <L>")] [OptionRange(2)] [Description("Sequence length (default 512).")] public int SeqLen { get; init; } = 512;
+        [CommandOption("--kv-pairs <K>")] [OptionRange(1)] [Description("Key-value pairs per sequence (default: the reference's rule, 16 at L = 128, else L/4).")] public int? KvPairs { get; init; }
+        [CommandOption("--d-model <D>")] [OptionRange(1)] [Description("Model width (default 128).")] public int DModel { get; init; } = 128;
+        [CommandOption("--steps <N>")] [OptionRange(1)] [Description("Timed optimizer steps (default 30).")] public int Steps { get; init; } = 30;
+        [CommandOption("--warmup <N>")] [OptionRange(0)] [Description("Untimed steps first (default 3).")] public int Warmup { get; init; } = 3;
+        [CommandOption("--batch <B>")] [OptionRange(1)] [Description("Examples per optimizer step (split by the micro-batching rule; default 512).")] public int Batch { get; init; } = 512;
+        [CommandOption("--vocab <V>")] [OptionRange(1)] [Description("Vocabulary size (default 8192).")] public int Vocab { get; init; } = 8192;
         [CommandOption("--lr <LR>")] [Description("AdamW learning rate (default 1e-3).")] public double LearningRate { get; init; } = 1e-3;
-        [CommandOption("--threads <N>")] [Description("CPU threads for libtorch, 1 to 4 x the CPU cores (default: libtorch's choice).")] public int? Threads { get; init; }
+        [CommandOption("--threads <N>")] [ThreadsRange] [Description("CPU threads for libtorch, 1 to 4 x the CPU cores (default: libtorch's choice).")] public int? Threads { get; init; }
         [CommandOption("--precision <P>")] [Description("fp32 (the reference's numerics, default) or bf16 (mixed precision for the matrix products).")] public string Precision { get; init; } = MixedPrecision.Float32;
         [CommandOption("--phases")] [Description("Also time the phases of a step (batch, model forward, head and backward, optimizer), synchronising between them.")] public bool Phases { get; init; }
 
-        public override ValidationResult Validate() =>
-            Steps < 1 ? ValidationResult.Error("--steps must be at least 1")
-            : Warmup < 0 ? ValidationResult.Error("--warmup must not be negative")
-            : Cli.ThreadsProblem(Threads) is { } threads ? ValidationResult.Error(threads)
-            : ValidationResult.Success();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)

@@ -16,18 +16,22 @@ public sealed class DataCommand : Command<DataCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandOption("--vocab <V>", isRequired: true)]
+        [OptionRange(3)]
         [Description("Vocabulary size V (MQAR: keys 1…V/2−1, values V/2…V−1); must exceed the sequence length.")]
         public int Vocab { get; init; }
 
         [CommandOption("--seq-len <L>", isRequired: true)]
+        [OptionRange(2)]
         [Description("Sequence length L (even).")]
         public int SeqLen { get; init; }
 
         [CommandOption("--kv-pairs <K>", isRequired: true)]
+        [OptionRange(1)]
         [Description("Key-value pairs per example K (MQAR: 4K ≤ L).")]
         public int KvPairs { get; init; }
 
         [CommandOption("--examples <N>", isRequired: true)]
+        [OptionRange(1)]
         [Description("Number of examples N.")]
         public int Examples { get; init; }
 
@@ -57,13 +61,13 @@ public sealed class DataCommand : Command<DataCommand.Settings>
         public string? Out { get; init; }
 
         [CommandOption("--preview <N>")]
+        [OptionRange(0)]
         [Description("Print the first N examples (keys, values, queries and targets marked).")]
         public int? Preview { get; init; }
 
         public override Spectre.Console.ValidationResult Validate()
         {
             if (Out is null && Preview is null) return Spectre.Console.ValidationResult.Error("give --out FILE, --preview N, or both");
-            if (Preview is < 0) return Spectre.Console.ValidationResult.Error($"--preview must be non-negative, got {Preview}");
             if (Arguments.FirstOrDefault(a => a.IndexOf('=') <= 0) is { } bad)
                 return Spectre.Console.ValidationResult.Error($"--arg '{bad}': expected NAME=VALUE, e.g. --arg num_updates=2");
             return Spectre.Console.ValidationResult.Success();

@@ -32,12 +32,12 @@ public sealed class SweepCommand : Command<SweepCommand.Settings>
         public string? EmitSlurm { get; init; }
 
         [CommandOption("--slurm-tasks <N>")]
+        [OptionRange(1)]
         [Description("Array tasks in the Slurm script (default: the number of unfinished runs, at most 32).")]
         public int? SlurmTasks { get; init; }
 
         public override Spectre.Console.ValidationResult Validate()
         {
-            if (SlurmTasks is < 1) return Spectre.Console.ValidationResult.Error($"--slurm-tasks must be at least 1, got {SlurmTasks}");
             if (SlurmTasks is not null && EmitSlurm is null) return Spectre.Console.ValidationResult.Error("--slurm-tasks needs --emit-slurm FILE");
             return base.Validate();
         }
@@ -56,6 +56,8 @@ public sealed class SweepCommand : Command<SweepCommand.Settings>
         var runs = sweep.Expand();
         var runsDir = settings.RunsDir ?? SweepPlan.DefaultRunsDir(sweep);
         var varying = SweepPlan.VaryingKeys(sweep);
+        settings.CheckDevices();
+        SweepValidation.Check(sweep, runs, settings.Slots());
 
         if (settings.DryRun)
         {

@@ -12,6 +12,7 @@ public class PlacementSettings : CommandSettings
     public string? Store { get; init; }
 
     [CommandOption("--workers <N>")]
+    [OptionRange(1)]
     [Description("Runs at once on this machine without --devices (default 1).")]
     public int? Workers { get; init; }
 
@@ -20,25 +21,31 @@ public class PlacementSettings : CommandSettings
     public string? Devices { get; init; }
 
     [CommandOption("--runs-per-device <M>")]
+    [OptionRange(1)]
     [Description("Runs at once per device (default: CPU cores / (2 x devices), between 1 and 8).")]
     public int? RunsPerDevice { get; init; }
 
     [CommandOption("--lease-seconds <S>")]
+    [OptionRange(4)]
     [Description("A run whose worker has not renewed its lease for this long is claimed again (default 120).")]
     public int LeaseSeconds { get; init; } = 120;
 
     public override Spectre.Console.ValidationResult Validate()
     {
-        if (Workers is < 1) return Spectre.Console.ValidationResult.Error("--workers must be at least 1");
-        if (RunsPerDevice is < 1) return Spectre.Console.ValidationResult.Error("--runs-per-device must be at least 1");
         if (Devices is not null && Workers is not null) return Spectre.Console.ValidationResult.Error("give either --workers or --devices with --runs-per-device, not both");
         if (Devices is null && RunsPerDevice is not null) return Spectre.Console.ValidationResult.Error("--runs-per-device needs --devices");
-        if (LeaseSeconds < 4) return Spectre.Console.ValidationResult.Error("--lease-seconds must be at least 4");
         return base.Validate();
     }
 
     public IReadOnlyList<string> DeviceList() =>
         Devices?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+
+    /// <summary>A --devices entry that this host does not have is an error before any run starts.</summary>
+    public void CheckDevices()
+    {
+        foreach (var name in DeviceList())
+            if (Training.Devices.TryParse(name, out _) is { } problem) throw new UserError($"--devices {Devices}: {name}: {problem}");
+    }
 
     /// <summary>The default number of runs per GPU: small MQAR models leave a GPU mostly idle, so several share it,
     /// bounded by the CPU cores that feed them (two per run) and by 8, the best measured on an H200

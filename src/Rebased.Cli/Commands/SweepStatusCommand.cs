@@ -27,7 +27,8 @@ public sealed class SweepStatusCommand : Command<SweepStatusCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         using var store = RunStore.Open(settings.Store, mustExist: true);
-        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200; // logs and pipes: no wrapping at 80 columns
+        int width = Cli.ConsoleWidth;
+        AnsiConsole.Profile.Width = width;
         var sweeps = settings.Sweep is null ? store.Sweeps() : [settings.Sweep];
         if (sweeps.Count == 0) { Console.WriteLine($"{store.Description}: no sweeps"); return ExitCodes.Ok; }
         var stale = sweeps.Sum(store.ReleaseExpired);
@@ -35,11 +36,12 @@ public sealed class SweepStatusCommand : Command<SweepStatusCommand.Settings>
             Console.WriteLine($"{stale} run(s) marked running had an expired lease (their sweep or worker is gone): given back as pending, " +
                               "they resume from their checkpoints when the sweep runs again");
 
-        var counts = new Table().Title(Markup.Escape(store.Description)).AddColumns("sweep", "done", "running", "failed", "pending", "total");
+        Console.WriteLine($"store {store.Description}");
+        var counts = new Table().AddColumns("sweep", "done", "running", "failed", "pending", "total");
         foreach (var name in sweeps)
         {
             var c = store.Counts(name);
-            counts.AddRow(Markup.Escape(name), $"[green]{c[RunStatus.Finished]}[/]", $"[blue]{c[RunStatus.Running]}[/]",
+            counts.AddRow(Markup.Escape(Cli.Fit(name, width - 50)), $"[green]{c[RunStatus.Finished]}[/]", $"[blue]{c[RunStatus.Running]}[/]",
                 $"[red]{c[RunStatus.Failed]}[/]", c[RunStatus.Pending].ToString(), c.Values.Sum().ToString());
         }
         AnsiConsole.Write(counts);
@@ -52,23 +54,56 @@ public sealed class SweepStatusCommand : Command<SweepStatusCommand.Settings>
             var shown = settings.All ? runs
                 : runs.Where(r => r.Status is RunStatus.Running or RunStatus.Failed).Concat(finished.TakeLast(20)).OrderBy(r => r.Position).ToList();
             if (shown.Count == 0) continue;
-            var table = new Table().Title(Markup.Escape(name)).AddColumns("#", "hash", "status", "config", "device", "accuracy", "epochs", "stop", "tries", "time");
-            foreach (var r in shown)
-            {
-                var color = r.Status switch { RunStatus.Finished => "green", RunStatus.Running => "blue", RunStatus.Failed => "red", _ => "grey" };
-                var elapsed = r.WallTimeSeconds is { } w ? TimeSpan.FromSeconds(w).ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture)
-                    : r is { Status: RunStatus.Running, StartedAt: { } s } ? (DateTimeOffset.UtcNow - s).ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : "";
-                table.AddRow(r.Position.ToString(CultureInfo.InvariantCulture), r.ConfigHash, $"[{color}]{r.Status}[/]", Markup.Escape(r.Describe(varying)),
-                    Markup.Escape(r.Device ?? ""), r.BestAccuracy?.ToString("F4", CultureInfo.InvariantCulture) ?? "", r.EpochsRun?.ToString(CultureInfo.InvariantCulture) ?? "",
-                    Markup.Escape(r.StopReason ?? ""), r.Attempts.ToString(CultureInfo.InvariantCulture), elapsed);
-            }
-            AnsiConsole.Write(table);
+            Console.WriteLine();
+            Console.WriteLine($"sweep {name}");
+            AnsiConsole.Write(RunsTable(shown, varying, width));
             foreach (var r in shown.Where(r => r.Error is not null))
                 Console.WriteLine($"{r.ConfigHash} ({r.RunDir}/train.log): {r.Error}");
             if (!settings.All && shown.Count < runs.Count) Console.WriteLine($"({runs.Count - shown.Count} more runs; --all lists them)");
         }
         return ExitCodes.Ok;
     }
+
+    /// <summary>Columns that a wide terminal shows besides the ones every width shows.</summary>
+    const int WideColumns = 120;
+
+    /// <summary>
+    /// The runs, one line each within <paramref name="width"/> columns: from <see cref="WideColumns"/> on with the full
+    /// hash, device, stop reason and attempts; narrower with the first 8 characters of the hash (enough to find the
+    /// run directory) and the config cut to the columns that are left.
+    /// </summary>
+    public static Table RunsTable(IReadOnlyList<RunRecord> runs, IReadOnlyCollection<string> varying, int width)
+    {
+        bool wide = width >= WideColumns;
+        string[] headers = wide ? ["#", "hash", "status", "config", "device", "acc", "epochs", "stop", "tries", "time"] : ["#", "hash", "status", "config", "acc", "ep", "time"];
+        var rows = runs.Select(r =>
+        {
+            var elapsed = r.WallTimeSeconds is { } w ? Duration(TimeSpan.FromSeconds(w))
+                : r is { Status: RunStatus.Running, StartedAt: { } s } ? Duration(DateTimeOffset.UtcNow - s) : "";
+            var accuracy = r.BestAccuracy?.ToString("F4", CultureInfo.InvariantCulture) ?? "";
+            var epochs = r.EpochsRun?.ToString(CultureInfo.InvariantCulture) ?? "";
+            var position = r.Position.ToString(CultureInfo.InvariantCulture);
+            return wide
+                ? new[] { position, r.ConfigHash, r.Status, r.Describe(varying), r.Device ?? "", accuracy, epochs, r.StopReason ?? "", r.Attempts.ToString(CultureInfo.InvariantCulture), elapsed }
+                : [position, r.ConfigHash[..Math.Min(8, r.ConfigHash.Length)], r.Status, r.Describe(varying), accuracy, epochs, elapsed];
+        }).ToList();
+        const int configColumn = 3;
+        // Each column takes its widest cell plus a space either side and one border; the config column gets the rest.
+        int others = Enumerable.Range(0, headers.Length).Where(c => c != configColumn)
+            .Sum(c => rows.Select(row => row[c].Length).Append(headers[c].Length).Max() + 3);
+        int configWidth = Math.Max(headers[configColumn].Length, width - others - 4);
+        var table = new Table().AddColumns(headers.Select(h => new TableColumn(h).NoWrap()).ToArray());
+        foreach (var row in rows)
+        {
+            var color = row[2] switch { RunStatus.Finished => "green", RunStatus.Running => "blue", RunStatus.Failed => "red", _ => "grey" };
+            var cells = row.Select((cell, c) => Markup.Escape(c == configColumn ? Cli.Fit(cell, configWidth) : cell)).ToArray();
+            cells[2] = $"[{color}]{cells[2]}[/]";
+            table.AddRow(cells);
+        }
+        return table;
+    }
+
+    static string Duration(TimeSpan time) => FormattableString.Invariant($"{(long)time.TotalHours}:{time.Minutes:00}:{time.Seconds:00}");
 
     static IReadOnlyCollection<string> VaryingKeys(IReadOnlyList<RunRecord> runs) =>
         runs.SelectMany(r => r.Overrides).GroupBy(o => o.Key)

@@ -20,6 +20,7 @@ public sealed class SweepWorkerCommand : Command<SweepWorkerCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
+        settings.CheckDevices();
         using var store = RunStore.Open(settings.Store);
         SweepExecutor.RecoverLocal(store, settings.Sweep);
         var summary = SweepRunner.Run(store, settings.ExecutorOptions(settings.Sweep, null), cancellation);

@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Rebased.Configs;
 using Rebased.Experiments;
@@ -41,6 +40,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public bool NewRun { get; init; }
 
         [CommandOption("--threads <N>")]
+        [ThreadsRange]
         [Description("CPU threads for libtorch, 1 to 4 x the CPU cores (default: libtorch's choice).")]
         public int? Threads { get; init; }
 
@@ -49,7 +49,6 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (Config is null == Resume is null) return ValidationResult.Error("give either --config FILE or --resume RUN_DIR");
             if (Resume is not null && (Set.Length > 0 || RunDir is not null || NewRun)) return ValidationResult.Error("--resume continues a run as configured: --set, --run-dir and --new-run do not apply");
             if (NewRun && RunDir is not null) return ValidationResult.Error("--new-run picks a new default run directory: leave out --run-dir (a new --run-dir is a new run already)");
-            if (Cli.ThreadsProblem(Threads) is { } threads) return ValidationResult.Error(threads);
             return ValidationResult.Success();
         }
     }
@@ -92,7 +91,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             var resolved = ConfigResolver.Resolve(loaded);
             foreach (var note in resolved.Notes) Console.WriteLine($"note: {note}");
             config = resolved.Config;
-            Devices.Parse(config.Device);
+            MemoryEstimate.Check(config, Devices.Parse(config.Device));
             var path = RunDirectory.PathFor(config, settings.RunDir, settings.NewRun);
             trainerLock = RunLock.Acquire(path);
             run = RunDirectory.Create(config, path);
@@ -131,7 +130,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         {
             var setup = TrainingSetup.Create(config, device);
             Console.WriteLine($"{MixerLabel(config.Model.SequenceMixer)}, d_model {config.Model.DModel}, L {config.Data.InputSeqLen}: " +
-                              $"{setup.Model.ParameterCount():N0} parameters, recurrent state {StateSizes(setup.LanguageModel, config.Data.InputSeqLen)} on {device}; {setup.Description}");
+                              $"{setup.Model.ParameterCount():N0} parameters, recurrent state {StateSizes(setup.LanguageModel, config.Data.InputSeqLen)} on {device}");
+            Console.WriteLine(setup.Description);
             bool live = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             var summary = live ? TrainLive(config, run, setup, device, cts.Token) : TrainPlain(config, run, setup, device, cts.Token);
             if (summary.StopReason == StopReasons.Interrupted)
@@ -141,7 +141,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                 return TrainerCommand.InterruptedExitCode;
             }
             Console.WriteLine($"{summary.Status}: {summary.StopReason} after {summary.EpochsRun} epoch(s), {summary.Steps} steps, " +
-                              $"best valid accuracy {summary.BestAccuracy:F4}, {summary.WallTimeS:F1} s; {run.SummaryPath}");
+                              $"best valid accuracy {summary.BestAccuracy:F4}, {summary.WallTimeS:F1} s");
+            Console.WriteLine($"summary: {run.SummaryPath}");
             return ExitCodes.Ok;
         }
         finally
@@ -171,9 +172,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         {
             ProgressInterval = ProgressInterval(device) * 5,
             Cancellation = token,
-            OnProgress = p => Console.WriteLine(FormattableString.Invariant(
-                $"epoch {p.Epoch + 1}/{p.MaxEpochs} step {p.StepInEpoch}/{p.StepsPerEpoch} loss {p.Loss:F4} {p.TokensPerSecond:F0} tok/s eta {Eta(p.EtaSeconds)}")),
-            OnEpoch = m => Console.WriteLine(EpochLine(m, config.MaxEpochs)),
+            OnProgress = p => Console.WriteLine(Cli.Fit(ProgressLine(p, p.BestAccuracy), Cli.ConsoleWidth)),
+            OnEpoch = m => Console.WriteLine(Cli.Fit(EpochLine(m, config.MaxEpochs), Cli.ConsoleWidth)),
         });
         return trainer.Run(resume: Directory.Exists(run.LastCheckpoint));
     }
@@ -185,7 +185,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             .AutoClear(true)
             // The trainer's own ETA: a remaining-time column estimates from the progress since the display started, which
             // after --resume includes the steps done before it (an estimate many times too low).
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 })
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = BarColumns - 1 })
             .Start(ctx =>
             {
                 ProgressTask? task = null;
@@ -198,12 +198,12 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                     {
                         task ??= ctx.AddTask("training", maxValue: (double)p.StepsPerEpoch * p.MaxEpochs);
                         task.Value = (double)p.Epoch * p.StepsPerEpoch + p.StepInEpoch;
-                        task.Description = Markup.Escape(LiveDescription(p, best));
+                        task.Description = Markup.Escape(Cli.Fit(ProgressLine(p, best), Cli.ConsoleWidth - BarColumns));
                     },
                     OnEpoch = m =>
                     {
                         best = Math.Max(best, m.ValidAccuracy);
-                        AnsiConsole.WriteLine(EpochLine(m, config.MaxEpochs));
+                        AnsiConsole.WriteLine(Cli.Fit(EpochLine(m, config.MaxEpochs), Cli.ConsoleWidth));
                     },
                 });
                 summary = trainer.Run(resume: Directory.Exists(run.LastCheckpoint));
@@ -212,13 +212,28 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         return summary!;
     }
 
-    /// <summary>The live display's line, short enough that it and the bar fit 80 columns.</summary>
-    public static string LiveDescription(StepProgress p, double best) => FormattableString.Invariant(
-        $"ep {p.Epoch + 1}/{p.MaxEpochs} {p.StepInEpoch}/{p.StepsPerEpoch} loss {p.Loss:F4} acc {Math.Max(best, p.BestAccuracy):F3} {p.TokensPerSecond / 1000:F1}k tok/s eta {Eta(p.EtaSeconds)}");
+    /// <summary>The live display's progress bar and the space before it.</summary>
+    private const int BarColumns = 11;
 
-    private static string EpochLine(EpochMetrics m, int maxEpochs) => FormattableString.Invariant(
-        $"epoch {m.Epoch + 1}/{maxEpochs}: train_loss {m.TrainLoss:F4} valid_loss {m.ValidLoss:F4} valid_accuracy {m.ValidAccuracy:F4} lr {m.Lr:G4} {m.TokensPerS:F0} tok/s {m.ElapsedS:F1} s");
+    /// <summary>A progress line, short enough that it and the live display's bar fit 80 columns.</summary>
+    public static string ProgressLine(StepProgress p, double best) => FormattableString.Invariant(
+        $"ep {p.Epoch + 1}/{p.MaxEpochs} {p.StepInEpoch}/{p.StepsPerEpoch} loss {p.Loss:F4} acc {Math.Max(best, p.BestAccuracy):F3} {Rate(p.TokensPerSecond)} tok/s eta {Duration(p.EtaSeconds)}");
 
-    private static string Eta(double seconds) =>
-        TimeSpan.FromSeconds(Math.Min(seconds, TimeSpan.MaxValue.TotalSeconds / 2)).ToString(seconds >= 3600 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture);
+    /// <summary>An epoch's line within 80 columns (metrics.jsonl has every field in full).</summary>
+    public static string EpochLine(EpochMetrics m, int maxEpochs) => FormattableString.Invariant(
+        $"ep {m.Epoch + 1}/{maxEpochs} loss {m.TrainLoss:F3} valid {m.ValidLoss:F3} acc {m.ValidAccuracy:F4} lr {m.Lr:0.0e+00} {Rate(m.TokensPerS)} tok/s {Duration(m.ElapsedS)}");
+
+    /// <summary>Tokens per second in thousands or millions, so that a GPU's rate is as short as a CPU's.</summary>
+    private static string Rate(double tokensPerSecond) => tokensPerSecond >= 1e6
+        ? FormattableString.Invariant($"{tokensPerSecond / 1e6:F1}M")
+        : FormattableString.Invariant($"{tokensPerSecond / 1e3:F1}k");
+
+    /// <summary>m:ss, or h:mm:ss from an hour on (hours past a day are not folded into days).</summary>
+    private static string Duration(double seconds)
+    {
+        var time = TimeSpan.FromSeconds(Math.Min(seconds, TimeSpan.MaxValue.TotalSeconds / 2));
+        return time.TotalHours >= 1
+            ? FormattableString.Invariant($"{(long)time.TotalHours}:{time.Minutes:00}:{time.Seconds:00}")
+            : FormattableString.Invariant($"{time.Minutes}:{time.Seconds:00}");
+    }
 }

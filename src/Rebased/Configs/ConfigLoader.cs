@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Reflection;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -19,18 +20,20 @@ public static class ConfigLoader
     public static readonly IReadOnlySet<string> IgnoredKeys =
         new HashSet<string> { "logger", "tags", "tqdm", "launch_id", "sweep_id", "_wandb", "sequence_mixer" };
 
-    public static LoadedConfig Load(string path, IEnumerable<string>? overrides = null)
+    public static LoadedConfig Load(string path, IEnumerable<string>? overrides = null, string overrideLabel = "--set")
     {
         if (!File.Exists(path)) throw new UserError($"{path}: config file not found");
-        return Parse(File.ReadAllText(path), path, overrides);
+        return Parse(File.ReadAllText(path), path, overrides, overrideLabel);
     }
 
-    public static LoadedConfig Parse(string yaml, string source, IEnumerable<string>? overrides = null)
+    /// <summary>Parses a config's YAML text and applies the overrides; <paramref name="overrideLabel"/> names them in
+    /// messages: "--set" on the command line, "parameter" in a sweep.</summary>
+    public static LoadedConfig Parse(string yaml, string source, IEnumerable<string>? overrides = null, string overrideLabel = "--set")
     {
         var sources = new Dictionary<YamlNode, string>(ReferenceEqualityComparer.Instance);
         var root = ReadRoot(yaml, source);
         MarkSources(root, source, sources);
-        foreach (var assignment in overrides ?? Array.Empty<string>()) ApplyOverride(root, assignment, sources);
+        foreach (var assignment in overrides ?? Array.Empty<string>()) ApplyOverride(root, assignment, $"{overrideLabel} {assignment}", sources);
 
         var notes = new List<string>();
         var config = new RunConfig();
@@ -70,9 +73,8 @@ public static class ConfigLoader
         }
     }
 
-    private static void ApplyOverride(YamlMappingNode root, string assignment, Dictionary<YamlNode, string> sources)
+    private static void ApplyOverride(YamlMappingNode root, string assignment, string origin, Dictionary<YamlNode, string> sources)
     {
-        var origin = $"--set {assignment}";
         int eq = assignment.IndexOf('=');
         if (eq <= 0) throw new UserError($"{origin}: expected key.path=value");
         var path = assignment[..eq].Trim().TrimStart('-');
@@ -131,7 +133,10 @@ public static class ConfigLoader
                 continue;
             }
             if (!properties.TryGetValue(key, out var property))
-                throw new UserError($"{sources[keyNode]}: unknown key '{path}' (known keys here: {string.Join(", ", properties.Keys)})");
+            {
+                var meant = ClosestName.Find(key, properties.Keys) is { } closest ? $"; did you mean {prefix}{closest}?" : "";
+                throw new UserError($"{sources[keyNode]}: unknown key '{path}'{meant} (known keys here: {string.Join(", ", properties.Keys)})");
+            }
             property.SetValue(target, Convert(valueNode, property, target, path, sources, notes));
         }
     }
@@ -171,10 +176,12 @@ public static class ConfigLoader
         }
         if (type == typeof(int) || type == typeof(long))
         {
-            if (long.TryParse(text.Replace("_", ""), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l))
+            var digits = text.Replace("_", "");
+            var (min, max) = type == typeof(int) ? (int.MinValue, int.MaxValue) : (long.MinValue, long.MaxValue);
+            if (BigInteger.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n))
             {
-                if (type == typeof(long)) return l;
-                if (l is >= int.MinValue and <= int.MaxValue) return (int)l;
+                if (n < min || n > max) throw new UserError($"{where}: '{path}' {text} is out of range: expected an integer from {min} to {max}");
+                return type == typeof(long) ? (object)(long)n : (int)n;
             }
             throw new UserError($"{where}: '{path}' expects an integer, got '{text}'");
         }

@@ -38,17 +38,33 @@ public abstract class RunStore : IDisposable
                 _ when url.Contains("://", StringComparison.Ordinal) => throw new UserError($"store URL '{url}': unknown scheme (use postgres://user:pass@host/db, sqlite:PATH or a file path)"),
                 _ => url,
             };
+            if (Directory.Exists(path)) throw new UserError($"--store {path} is a folder: give the store's file, e.g. {Path.Combine(path, "sweeps.db")}");
             if (mustExist && !File.Exists(path)) throw new UserError($"no results store at {path}: run `rebased sweep FILE` first or give --store");
-            store = new SqliteRunStore(path);
+            try
+            {
+                store = new SqliteRunStore(path);
+            }
+            catch (SqliteException e)
+            {
+                throw SqliteRunStore.Explain(Path.GetFullPath(path), e);
+            }
         }
-        try { store.CreateSchema(); }
+        try
+        {
+            store.CreateSchema();
+            store.CheckUsable();
+        }
         catch (DbException e)
         {
             store.Dispose();
-            throw new UserError($"cannot open the results store {store.Description}: {e.Message}");
+            throw e is SqliteException sqlite ? SqliteRunStore.Explain(store.Description, sqlite)
+                : new UserError($"cannot open the results store {store.Description}: {e.Message}");
         }
         return store;
     }
+
+    /// <summary>Fails on opening, not in the middle of a sweep, when the store cannot be read through or written.</summary>
+    protected virtual void CheckUsable() { }
 
     protected abstract DbConnection Connect();
     protected abstract DbTransaction BeginClaimTransaction(DbConnection connection);
@@ -353,6 +369,36 @@ public sealed class SqliteRunStore : RunStore
         cmd.CommandText = "PRAGMA busy_timeout = 60000";
         cmd.ExecuteNonQuery();
         return c;
+    }
+
+    /// <summary>A damaged file fails its integrity check here rather than on the first page a query happens to read, and
+    /// a file that cannot be written fails a write that changes nothing (a WHERE that matches no row still takes the
+    /// write lock).</summary>
+    protected override void CheckUsable()
+    {
+        using var c = Connect();
+        using var check = c.CreateCommand();
+        check.CommandText = "PRAGMA quick_check";
+        var result = check.ExecuteScalar() as string;
+        if (result != "ok") throw new SqliteException($"integrity check: {string.Join(' ', (result ?? "no answer").Split('\n', StringSplitOptions.TrimEntries))}", 11);
+        using var write = c.CreateCommand();
+        write.CommandText = "UPDATE runs SET status = status WHERE 0";
+        write.ExecuteNonQuery();
+    }
+
+    /// <summary>SQLite's error about the store's file as a one-line message naming the file and what to do.</summary>
+    public static UserError Explain(string path, SqliteException e)
+    {
+        const int ReadOnly = 8, Corrupt = 11, CannotOpen = 14, NotADatabase = 26;
+        var message = e.SqliteErrorCode switch
+        {
+            NotADatabase => $"{path} is not a SQLite database, so not a results store: give --store a new file or an existing store",
+            Corrupt => $"{path}: the results store is damaged ({e.Message}): restore it from a backup, or move it away with its -wal and -shm files to start a new store (the run directories keep their results)",
+            ReadOnly => $"{path}: the results store is read-only: make the file and its folder writable (SQLite writes -wal and -shm files beside it), or give --store a writable copy",
+            CannotOpen => $"{path}: cannot open the results store: check that its folder exists and is writable, or give --store another path",
+            _ => $"{path}: results store error: {e.Message}",
+        };
+        return new UserError(message, e);
     }
 
     /// <summary>BEGIN IMMEDIATE: takes the write lock before reading, so two claimers never pick the same run.</summary>

@@ -140,10 +140,9 @@ public sealed class Trainer
                     double sum = lossSum.item<double>();
                     if (nonFinite.item<bool>()) return Diverged(epoch);
                     double trainSeconds = previousTrainSeconds + trainClock.Elapsed.TotalSeconds;
-                    double secondsPerStep = trainSeconds / Math.Max(1, stepInEpoch);
                     _options.OnProgress?.Invoke(new StepProgress(epoch, _config.MaxEpochs, stepInEpoch, StepsPerEpoch, step,
                         (sum - windowStart) / Math.Max(1, windowCount), tokens / Math.Max(1e-9, trainSeconds), ElapsedSeconds(),
-                        secondsPerStep * (totalSteps - step), best));
+                        RemainingSeconds(wall.Elapsed.TotalSeconds, step - position.OptimizerSteps, totalSteps - step), best));
                     windowStart = sum;
                     windowCount = 0;
                 }
@@ -187,6 +186,13 @@ public sealed class Trainer
             return Finish(StopReasons.Diverged, epoch + 1);
         }
     }
+
+    /// <summary>
+    /// The time the steps left will take at the pace of this process (evaluations and checkpoints included): a resumed
+    /// run's earlier processes ran elsewhere or at another speed, and their steps say nothing about this one's.
+    /// </summary>
+    public static double RemainingSeconds(double secondsThisProcess, long stepsThisProcess, long stepsLeft) =>
+        secondsThisProcess / Math.Max(1, stepsThisProcess) * stepsLeft;
 
     /// <summary>
     /// One micro-batch: loss at the supervised positions, backward of loss / accumulation (gradients add up

@@ -40,6 +40,7 @@ public sealed class TrainingSetup : IDisposable
 
     public static TrainingSetup Create(RunConfig config, Device device)
     {
+        MemoryEstimate.Check(config, device);
         torch.random.manual_seed(config.Seed);
         if (device.type == DeviceType.CUDA) torch.cuda.manual_seed_all(config.Seed);
 

@@ -36,7 +36,7 @@ public class RunsFileTests : IDisposable
         Assert.Equal(runs.Take(3).Select(r => r.ConfigHash), lines.Select(l => l.Run.ConfigHash));
         var second = lines[1].Line;
         Assert.Equal((64L, 64L, 0.003), ((long)second["d_model"]!, (long)second["seq_len"]!, (double)second["lr"]!));
-        Assert.Equal("rebased", (string)second["mixer"]!);
+        Assert.Equal("attention", (string)second["mixer"]!); // the kit's base config
         Assert.Equal([0.25, 0.6], second["valid_accuracy_by_epoch"]!.AsArray().Select(a => (double)a!));
         Assert.Equal(("NVIDIA H100 80GB HBM3", "abc123", 11.0), ((string)second["device"]!, (string)second["commit"]!, (double)second["wall_s"]!));
 

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 namespace Rebased.Tests.Experiments;
 
 /// <summary>The commands end to end on a fake trainer: sweep, status, report.</summary>
@@ -8,7 +9,7 @@ public class SweepCliTests : IDisposable
 
     (int Code, string Output) Run(params string[] args)
     {
-        using var p = _kit.StartCli(_kit.TrainerWords(epochs: 2, epochSeconds: 0.01), args);
+        using var p = _kit.StartCli(_kit.TrainerWords(epochs: 2, epochSeconds: 0.01, crashMixer: "mamba"), args);
         Assert.True(p.WaitForExit(60_000));
         p.WaitForExit();
         var log = Path.Combine(_kit.Dir, $"cli-{p.Id}.log");
@@ -19,7 +20,7 @@ public class SweepCliTests : IDisposable
     public void SweepStatusAndReportFromOneStore()
     {
         var file = _kit.WriteSweep("cli", """
-              model.sequence_mixer.name: {values: [rebased, crash]}
+              model.sequence_mixer.name: {values: [rebased, mamba]}
               model.d_model: {values: [64, 128]}
               learning_rate: {values: [1e-3, 1e-2]}
               seed: {values: [1, 2]}
@@ -35,6 +36,12 @@ public class SweepCliTests : IDisposable
         Assert.Equal(0, code);
         Assert.Matches(@"cli\s*│\s*8\s*│\s*0\s*│\s*8\s*│\s*0\s*│\s*16", output);
         Assert.Contains("the trainer exited with code 3", output);
+        // Not a terminal: 80 columns, one line per run (the config cut to fit, the hash to its first 8 characters).
+        var tableLines = output.Split('\n').Where(l => l.StartsWith('│')).ToList();
+        Assert.All(tableLines, l => Assert.True(l.Length <= 80, $"{l.Length} columns: {l}"));
+        var runLines = tableLines.Where(l => l.Contains("finished") || l.Contains("failed")).ToList();
+        Assert.Equal(16, runLines.Count(l => Regex.IsMatch(l, @"^│ \d+ +│ [0-9a-f]{8} │ (finished|failed) +│")));
+        Assert.Contains(runLines, l => l.Contains("│ name=mamba d_model=64 le… │"));
 
         var reports = Path.Combine(_kit.Dir, "reports");
         (code, output) = Run("report", "--store", store, "--out", reports);

@@ -112,7 +112,7 @@ public class SweepDefinitionTests : IDisposable
         Assert.Equal("by_path", sweep.Name);
         var runs = sweep.Expand();
         Assert.Equal(2, runs.Count);
-        Assert.Equal("rebased", runs[0].Config.Get("model.sequence_mixer.name"));
+        Assert.Equal("attention", runs[0].Config.Get("model.sequence_mixer.name")); // from the kit's base.yaml
 
         var inline = Path.Combine(_kit.Dir, "inline.yaml");
         File.WriteAllText(inline, "name: tiny\nbase:\n  model: {d_model: 8}\n  learning_rate: 0.1\nparameters:\n  model.n_layers: {value: 1}\n");

@@ -10,7 +10,8 @@ namespace Rebased.Tests.Experiments;
 /// every start (with its resume point) and finish to a shared log; a run trained to the end a second time logs
 /// "duplicate". Like the real trainer it holds an flock on trainer.lock, drops metrics lines past the checkpoint
 /// it resumes from, stops on SIGINT/SIGTERM, and stops when the sweep that started it (REBASED_PARENT_PID) is gone. Its accuracy is a function of the run's
-/// overrides, so that results can be checked. A `--set model.sequence_mixer.name=crash` run exits 3.
+/// overrides, so that results can be checked. A run of the mixer named by --fake-crash (crash, which only the executor
+/// accepts, or a real mixer for sweeps the CLI checks first) exits 3.
 /// </summary>
 public sealed class SweepTestKit : IDisposable
 {
@@ -21,7 +22,7 @@ public sealed class SweepTestKit : IDisposable
     const string Script = """
         #!/usr/bin/env bash
         set -euo pipefail
-        log=""; epochs=3; pause=0.05; dir=""; resume=""; device="default"; mixer="rebased"; d=64; lr=0.001
+        log=""; epochs=3; pause=0.05; crash="crash"; dir=""; resume=""; device="default"; mixer="rebased"; d=64; lr=0.001
         while [ $# -gt 0 ]; do
           case "$1" in
             --run-dir) dir="$2"; shift 2;;
@@ -31,6 +32,7 @@ public sealed class SweepTestKit : IDisposable
             --log) log="$2"; shift 2;;
             --fake-epochs) epochs="$2"; shift 2;;
             --fake-epoch-seconds) pause="$2"; shift 2;;
+            --fake-crash) crash="$2"; shift 2;;
             --set)
               case "$2" in
                 model.sequence_mixer.name=*) mixer="${2#*=}";;
@@ -63,7 +65,7 @@ public sealed class SweepTestKit : IDisposable
         echo "start $dir from=$first device=$device" >> "$log"
         # Ctrl-C or SIGTERM: stop at the next epoch boundary, as the real trainer stops at the next step.
         trap 'echo "interrupted $dir" >> "$log"; exit 130' INT TERM
-        if [ "$mixer" = "crash" ]; then echo "boom: mixer crash is not a mixer" >&2; exit 3; fi
+        if [ "$mixer" = "$crash" ]; then echo "boom: mixer crash is not a mixer" >&2; exit 3; fi
         acc=$(awk -v d="$d" -v lr="$lr" 'BEGIN { printf "%.6f", d / 1000.0 + lr }')
         for ((e=first; e<=epochs; e++)); do
           sleep "$pause"
@@ -84,11 +86,12 @@ public sealed class SweepTestKit : IDisposable
         Directory.CreateDirectory(Dir);
         File.WriteAllText(Trainer, Script.Replace("\r", ""));
         File.WriteAllText(Log, "");
-        File.WriteAllText(Path.Combine(Dir, "base.yaml"), "model:\n  d_model: 128\n  sequence_mixer:\n    name: rebased\nlearning_rate: 1e-3\nseed: 123\ndata:\n  input_seq_len: 64\n");
+        // Attention takes any d_model, so that sweeps over small widths pass the CLI's check of every grid point.
+        File.WriteAllText(Path.Combine(Dir, "base.yaml"), "model:\n  d_model: 128\n  sequence_mixer:\n    name: attention\nlearning_rate: 1e-3\nseed: 123\ndata:\n  input_seq_len: 64\n");
     }
 
-    public string[] TrainerWords(int epochs = 3, double epochSeconds = 0.05) =>
-        ["bash", Trainer, "--log", Log, "--fake-epochs", epochs.ToString(), "--fake-epoch-seconds", epochSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+    public string[] TrainerWords(int epochs = 3, double epochSeconds = 0.05, string crashMixer = "crash") =>
+        ["bash", Trainer, "--log", Log, "--fake-epochs", epochs.ToString(), "--fake-epoch-seconds", epochSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--fake-crash", crashMixer];
 
     public TrainerCommand FakeTrainer(int epochs = 3, double epochSeconds = 0.05) => new(TrainerWords(epochs, epochSeconds));
 

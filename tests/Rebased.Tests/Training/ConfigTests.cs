@@ -68,7 +68,9 @@ public class ConfigTests
     }
 
     [Theory]
-    [InlineData("model:\n  dmodel: 3\n", "unknown key 'model.dmodel'")]
+    [InlineData("model:\n  dmodel: 3\n", "unknown key 'model.dmodel'; did you mean model.d_model? (known keys here: sequence_mixer, ")]
+    [InlineData("model:\n  d_model: 3000000000\n", "'model.d_model' 3000000000 is out of range: expected an integer from -2147483648 to 2147483647")]
+    [InlineData("seed: 99999999999999999999\n", "'seed' 99999999999999999999 is out of range: expected an integer from -9223372036854775808 to 9223372036854775807")]
     [InlineData("model:\n  d_model: wide\n", "'model.d_model' expects an integer, got 'wide'")]
     [InlineData("learning_rate: fast\n", "'learning_rate' expects a number")]
     [InlineData("data: 5\n", "'data' must be a section")]
@@ -99,6 +101,8 @@ public class ConfigTests
         Assert.Contains("--set learning_rate: expected key.path=value", e.Message);
         e = Assert.Throws<UserError>(() => Resolve(Minimal, "model.sequence_mixer.name.x=1"));
         Assert.Contains("'model.sequence_mixer.name' is a value, not a section", e.Message);
+        e = Assert.Throws<UserError>(() => Resolve(Minimal, "max_epochs=99999999999"));
+        Assert.Equal("--set max_epochs=99999999999: 'max_epochs' 99999999999 is out of range: expected an integer from -2147483648 to 2147483647", e.Message);
         e = Assert.Throws<UserError>(() => Resolve(Minimal, "model.heads=3"));
         Assert.Contains("--set model.heads=3: unknown key 'model.heads'", e.Message);
     }

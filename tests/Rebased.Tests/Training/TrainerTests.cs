@@ -61,6 +61,33 @@ public class TrainerTests
     }
 
     [Fact]
+    public void TheEtaAfterAResumeCountsOnlyTheStepsOfThisProcess()
+    {
+        Assert.Equal(30.0, Trainer.RemainingSeconds(secondsThisProcess: 2, stepsThisProcess: 4, stepsLeft: 60));
+        Assert.Equal(0.0, Trainer.RemainingSeconds(5, 10, 0));
+
+        var config = Config();
+        var run = RunDirectory.Create(config, TempDir());
+        using var cts = new CancellationTokenSource();
+        NewTrainer(config, run, new TrainerOptions { ProgressInterval = 1, Cancellation = cts.Token, OnProgress = p => { if (p.Step == 3) cts.Cancel(); } }).Run(resume: false);
+        // The earlier process took (by its record) a million seconds for its 3 steps: an estimate from the whole run
+        // or from the whole epoch would be millions of seconds; this process's pace (milliseconds a step) is not.
+        var positionFile = Path.Combine(run.LastCheckpoint, "position.json");
+        var position = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(positionFile))!;
+        position["elapsed_s"] = 1e6;
+        position["epoch_train_seconds"] = 1e6;
+        File.WriteAllText(positionFile, position.ToJsonString());
+
+        var progress = new List<StepProgress>();
+        var (reopened, saved) = RunDirectory.Open(run.Path);
+        NewTrainer(saved, reopened, new TrainerOptions { ProgressInterval = 1, OnProgress = progress.Add }).Run(resume: true);
+        Assert.Equal(24 - 3, progress.Count);
+        Assert.All(progress, p => Assert.True(p.EtaSeconds < 1e5, $"eta {p.EtaSeconds} s at step {p.Step}"));
+        Assert.All(progress, p => Assert.True(p.ElapsedSeconds >= 1e6));
+        Assert.Equal(0, progress[^1].EtaSeconds);
+    }
+
+    [Fact]
     public void NonFiniteLossStopsTheRunAsDiverged()
     {
         var config = Config("learning_rate=1e9");

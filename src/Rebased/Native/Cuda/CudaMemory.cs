@@ -18,4 +18,12 @@ public static unsafe partial class CudaDriver
         Check(cuMemGetInfo(out var free, out var total), "cuMemGetInfo");
         return (long)(total - free);
     }
+
+    /// <summary>Bytes free on a device, as the driver reports them (what a new allocation can still get).</summary>
+    public static long FreeMemory(int ordinal)
+    {
+        UsePrimaryContext(ordinal);
+        Check(cuMemGetInfo(out var free, out _), "cuMemGetInfo");
+        return (long)free;
+    }
 }
