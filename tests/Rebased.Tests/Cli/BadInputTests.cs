@@ -155,9 +155,10 @@ public class BadInputTests : IDisposable
         Assert.DoesNotContain("frame #", stdout);
         Assert.False(Directory.Exists(Path.Combine(_dir.FullName, "runs")), "no run directory for a run that cannot start");
 
-        var batch = Run("train", "--config", config, "--set", "data.batch_size=2000000000", "--set", "data.num_train_examples=2000000000");
+        // Within the task's token limit (examples × L below 2^31), far beyond any machine's memory.
+        var batch = Run("train", "--config", config, "--set", "data.batch_size=30000000", "--set", "data.num_train_examples=30000000");
         Assert.Equal(1, batch.Code);
-        Assert.Matches(@"^error: model.d_model 128, model.n_layers 2, data.batch_size 2000000000: the run needs at least [0-9.]+ [TP]iB .*activations of one micro-batch: [0-9.]+ [TP]iB; data: [0-9.]+ GiB\), more than", batch.Error);
+        Assert.Matches(@"^error: model.d_model 128, model.n_layers 2, data.batch_size 30000000: the run needs at least [0-9.]+ [TP]iB .*activations of one micro-batch: [0-9.]+ [TP]iB; data: [0-9.]+ GiB\), more than", batch.Error);
     }
 
     [Fact]
