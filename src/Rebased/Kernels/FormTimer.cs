@@ -24,7 +24,31 @@ public sealed record KeyValueShape(long B, long H, long T, long Dk, long Dv)
 public sealed record FormTiming(string Form, double? ForwardMs, double? ForwardBackwardMs, string? Note);
 
 /// <summary>What to time for one form: the forward (no autograd) and forward+backward runs, either absent with a note.</summary>
-public sealed record TimedForm(string Form, Action? Forward, Action? ForwardBackward, string? Note = null);
+public sealed record TimedForm(string Form, Action? Forward, Action? ForwardBackward, string? Note = null)
+{
+    /// <summary>
+    /// <paramref name="forward"/> on <paramref name="inputs"/> without autograd, and on leaf copies of them with the
+    /// backward of upstream gradient <paramref name="dy"/>; skipped with a note when it needs more than the budget.
+    /// </summary>
+    public static TimedForm OfForward(string form, long neededBytes, long budgetBytes, Func<Tensor[], Tensor> forward, Tensor[] inputs, Tensor dy)
+    {
+        if (neededBytes > budgetBytes) return new TimedForm(form, null, null, $"skipped: needs about {neededBytes >> 20} MiB");
+        var leaves = inputs.Select(x => x.detach().requires_grad_()).ToArray();
+        return new TimedForm(form,
+            () =>
+            {
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                forward(inputs);
+            },
+            () =>
+            {
+                using var scope = NewDisposeScope();
+                foreach (var leaf in leaves) leaf.grad = null;
+                forward(leaves).backward([dy]);
+            });
+    }
+}
 
 /// <summary>
 /// Times forms side by side, each measurement the median of repeated runs after two warm-up runs. Runs are

@@ -19,26 +19,9 @@ public static class DeltaRuleBenchmark
         var v = Random(shape.B, shape.H, shape.T, shape.Dv);
         var beta = Random(shape.B, shape.H, shape.T).sigmoid();
         var dy = Random(shape.B, shape.H, shape.T, shape.Dv);
-        var leaves = new[] { q, k, v, beta }.Select(x => x.detach().requires_grad_()).ToArray();
         double scale = 1.0 / Math.Sqrt(shape.Dk);
-        var timed = forms.Select(form =>
-        {
-            long bytes = EstimatedBytes(form, shape);
-            if (bytes > MemoryBudgetBytes) return new TimedForm(form.Name, null, null, $"skipped: needs about {bytes >> 20} MiB");
-            return new TimedForm(form.Name,
-                () =>
-                {
-                    using var inner = NewDisposeScope();
-                    using var noGrad = no_grad();
-                    form.Forward(q, k, v, beta, scale);
-                },
-                () =>
-                {
-                    using var inner = NewDisposeScope();
-                    foreach (var leaf in leaves) leaf.grad = null;
-                    form.Forward(leaves[0], leaves[1], leaves[2], leaves[3], scale).backward([dy]);
-                });
-        }).ToList();
+        var timed = forms.Select(form => TimedForm.OfForward(form.Name, EstimatedBytes(form, shape), MemoryBudgetBytes,
+            x => form.Forward(x[0], x[1], x[2], x[3], scale), [q, k, v, beta], dy)).ToList();
         return FormTimer.Measure(timed, device, budgetPerForm);
     }
 

@@ -17,26 +17,9 @@ public static class GlaBenchmark
         var (q, k, v) = (Random(shape.Dk), Random(shape.Dk), Random(shape.Dv));
         var g = nn.functional.logsigmoid(Random(shape.Dk)) / 16;
         var dy = Random(shape.Dv);
-        var leaves = new[] { q, k, v, g }.Select(x => x.detach().requires_grad_()).ToArray();
         double scale = 1.0 / Math.Sqrt(shape.Dk);
-        var timed = forms.Select(form =>
-        {
-            long bytes = EstimatedBytes(form, shape);
-            if (bytes > MemoryBudgetBytes) return new TimedForm(form.Name, null, null, $"skipped: needs about {bytes >> 20} MiB");
-            return new TimedForm(form.Name,
-                () =>
-                {
-                    using var inner = NewDisposeScope();
-                    using var noGrad = no_grad();
-                    form.Forward(q, k, v, g, scale);
-                },
-                () =>
-                {
-                    using var inner = NewDisposeScope();
-                    foreach (var leaf in leaves) leaf.grad = null;
-                    form.Forward(leaves[0], leaves[1], leaves[2], leaves[3], scale).backward([dy]);
-                });
-        }).ToList();
+        var timed = forms.Select(form => TimedForm.OfForward(form.Name, EstimatedBytes(form, shape), MemoryBudgetBytes,
+            x => form.Forward(x[0], x[1], x[2], x[3], scale), [q, k, v, g], dy)).ToList();
         return FormTimer.Measure(timed, device, budgetPerForm);
     }
 
