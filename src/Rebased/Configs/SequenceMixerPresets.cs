@@ -70,6 +70,36 @@ public static class SequenceMixerPresets
         return config;
     }
 
+    /// <summary>The short name whose expansion is this model's mixer config (e.g. "rebased" for the Hybrid [BaseConv, ReBased]
+    /// of a run directory's config.yaml), or null when none expands to it (a hand-written mixer, or user kwargs).</summary>
+    public static string? NameOf(ModelConfig model, int seqLen)
+    {
+        var actual = Canonical(new Dictionary<string, object?> { ["name"] = model.SequenceMixer.Name, ["kwargs"] = model.SequenceMixer.Kwargs });
+        foreach (var name in Names)
+        {
+            if (Ablations.TryGetValue(name, out var flags) && flags != (model.UseGamma, model.UseBeta, model.Normalize)) continue;
+            if (name == "rebased" && Ablations.ContainsValue((model.UseGamma, model.UseBeta, model.Normalize))) continue;
+            var expanded = Expand(name, model, seqLen, new Dictionary<string, object?>());
+            if (Canonical(new Dictionary<string, object?> { ["name"] = expanded.Name, ["kwargs"] = expanded.Kwargs }) == actual) return name;
+        }
+        return null;
+    }
+
+    /// <summary>A config value as text that does not depend on how it was loaded (YAML scalars as strings, ints as longs).</summary>
+    private static string Canonical(object? value) => value switch
+    {
+        null => "null",
+        IDictionary<string, object?> d => "{" + string.Join(",", d.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={Canonical(p.Value)}")) + "}",
+        IDictionary<object, object?> d => Canonical(d.ToDictionary(p => Convert.ToString(p.Key, System.Globalization.CultureInfo.InvariantCulture)!, p => p.Value)),
+        string t when bool.TryParse(t, out var b) => Canonical(b),
+        string t when double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) => Canonical(x),
+        string t => t,
+        bool b => b ? "true" : "false",
+        System.Collections.IEnumerable list => "[" + string.Join(",", list.Cast<object?>().Select(Canonical)) + "]",
+        IConvertible n => Convert.ToDouble(n, System.Globalization.CultureInfo.InvariantCulture).ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
     /// <summary>The full mixer config of a short name, for sequences of length <paramref name="seqLen"/>.</summary>
     public static ComponentConfig Expand(string name, ModelConfig model, int seqLen, IReadOnlyDictionary<string, object?> userKwargs)
     {

@@ -2,13 +2,14 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rebased.Configs;
 using Rebased.Training;
 
 namespace Rebased.Experiments;
 
 /// <summary>A run's valid accuracy after each epoch, with what identifies its config.</summary>
 public sealed record LearningCurve(string Mixer, int SeqLen, int DModel, double LearningRate, long Seed, IReadOnlyList<double> ValidAccuracy,
-    string? Name = null, string? Device = null, string? Commit = null)
+    string? Name = null, string? Device = null, string? Commit = null, string? Run = null)
 {
     /// <summary>The first epoch (1-based) whose valid accuracy is above the threshold, or null.</summary>
     public int? FirstEpochAbove(double threshold)
@@ -54,24 +55,34 @@ public sealed record CurveComparison(string Name, LearningCurve Ours, LearningCu
 
 public static class LearningCurves
 {
-    /// <summary>The reference's curves: a file with a "runs" list (shared/reference_curves/mqar_tta_h200.json, or a
-    /// results_tta.json of the reference anchor), each with mixer, L, d_model, lr, seed and valid_accuracy_by_epoch.</summary>
+    /// <summary>The reference's curves: a file with a "runs" list (shared/reference_curves/mqar_tta_h200.json), each with
+    /// mixer, L, d_model, lr, seed and valid_accuracy_by_epoch; or a results_tta.json of the reference anchor, whose
+    /// "configs" list holds per config its "epochs" (a config that ran no epoch has no curve).</summary>
     public static IReadOnlyList<LearningCurve> ReadReference(string path)
     {
         if (!File.Exists(path)) throw new UserError($"{path}: reference curves file not found");
         JsonNode? root;
         try { root = JsonNode.Parse(File.ReadAllText(path)); }
         catch (JsonException e) { throw new UserError($"{path}: not valid JSON ({e.Message.Split(" Path:")[0].TrimEnd('.')})"); }
-        if (root?["runs"] is not JsonArray runs) throw new UserError($"{path}: no \"runs\" list (expected the format of shared/reference_curves/mqar_tta_h200.json)");
+        var (list, listName) = root?["runs"] is JsonArray runs ? (runs, "runs") : root?["configs"] is JsonArray configs ? (configs, "configs")
+            : throw new UserError($"{path}: neither a \"runs\" nor a \"configs\" list (expected shared/reference_curves/mqar_tta_h200.json or a results_tta.json of the reference anchor)");
+        var fileSeed = root?["settings"]?["seed"] is JsonValue s && s.TryGetValue<long>(out var seed) ? seed : (long?)null;
         var curves = new List<LearningCurve>();
         int index = 0;
-        foreach (var run in runs)
+        foreach (var run in list)
         {
-            var where = $"{path}: runs[{index++}]";
+            var where = $"{path}: {listName}[{index++}]";
             T Field<T>(string key) => run?[key] is JsonValue v && v.TryGetValue<T>(out var x) ? x : throw new UserError($"{where}: '{key}' is missing or of the wrong type");
-            if (run?["valid_accuracy_by_epoch"] is not JsonArray accuracy) throw new UserError($"{where}: 'valid_accuracy_by_epoch' is missing");
-            curves.Add(new LearningCurve(Field<string>("mixer"), Field<int>("L"), Field<int>("d_model"), Field<double>("lr"), Field<long>("seed"),
-                accuracy.Select(a => a!.GetValue<double>()).ToList(), Name: Field<string>("name")));
+            IReadOnlyList<double> accuracy = listName == "runs"
+                ? run?["valid_accuracy_by_epoch"] is JsonArray a ? a.Select(x => x!.GetValue<double>()).ToList()
+                    : throw new UserError($"{where}: 'valid_accuracy_by_epoch' is missing")
+                : run?["epochs"] is JsonArray epochs ? epochs.Select(e => e?["valid_accuracy"] is JsonValue v && v.TryGetValue<double>(out var x) ? x
+                    : throw new UserError($"{where}: an epoch without 'valid_accuracy'")).ToList()
+                    : throw new UserError($"{where}: 'epochs' is missing");
+            if (accuracy.Count == 0) continue;
+            long runSeed = run?["seed"] is not null ? Field<long>("seed") : fileSeed ?? throw new UserError($"{where}: 'seed' is missing (neither the config nor settings name it)");
+            curves.Add(new LearningCurve(Field<string>("mixer"), Field<int>("L"), Field<int>("d_model"), Field<double>("lr"), runSeed,
+                accuracy, Name: Field<string>("name")));
         }
         return curves;
     }
@@ -83,8 +94,10 @@ public static class LearningCurves
         var metrics = run.ReadMetrics();
         if (metrics.Count == 0) throw new UserError($"{run.MetricsPath}: no epochs yet (the run has not finished its first epoch)");
         var summary = run.TryReadSummary();
-        return new LearningCurve(config.Model.SequenceMixer.Name, config.Data.InputSeqLen, config.Model.DModel, config.LearningRate, config.Seed,
-            metrics.Select(m => m.ValidAccuracy).ToList(), Device: summary?.DeviceName ?? summary?.Device, Commit: summary?.Commit);
+        var mixer = SequenceMixerPresets.NameOf(config.Model, config.Data.InputSeqLen) ?? config.Model.SequenceMixer.Name;
+        return new LearningCurve(mixer, config.Data.InputSeqLen, config.Model.DModel, config.LearningRate, config.Seed,
+            metrics.Select(m => m.ValidAccuracy).ToList(), Device: summary?.DeviceName ?? summary?.Device, Commit: summary?.Commit,
+            Run: Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path))));
     }
 
     /// <summary>Pairs each of our runs with the reference's curve of the same config and seed.</summary>
@@ -102,7 +115,7 @@ public static class LearningCurves
     {
         var sb = new StringBuilder();
         var target = c.MeetsTarget switch { true => "meets the target", false => "MISSES the target", null => "not decidable" };
-        sb.AppendLine($"{c.Name}: first epoch above {CurveComparison.Threshold}: reference {Epoch(c.Reference?.FirstEpochAbove(CurveComparison.Threshold))}, " +
+        sb.AppendLine($"{c.Name}{(c.Ours.Run is { } run && run != c.Name ? $" (run {run})" : "")}: first epoch above {CurveComparison.Threshold}: reference {Epoch(c.Reference?.FirstEpochAbove(CurveComparison.Threshold))}, " +
                       $"ours {Epoch(c.Ours.FirstEpochAbove(CurveComparison.Threshold))} ({target})");
         sb.AppendLine("  epoch  reference   ours");
         int epochs = Math.Max(c.Ours.ValidAccuracy.Count, c.Reference?.ValidAccuracy.Count ?? 0);
@@ -122,6 +135,7 @@ public static class LearningCurves
             list.Add(new JsonObject
             {
                 ["name"] = c.Name,
+                ["run"] = c.Ours.Run,
                 ["mixer"] = c.Ours.Mixer,
                 ["seq_len"] = c.Ours.SeqLen,
                 ["d_model"] = c.Ours.DModel,

@@ -19,6 +19,29 @@ public class SequenceMixerPresetsTests
         return SequenceMixerPresets.Apply(run);
     }
 
+    [Theory]
+    [InlineData("rebased", 256)]
+    [InlineData("based", 128)]
+    [InlineData("conv_attention", 256)]
+    [InlineData("rebased_gamma", 512)]
+    [InlineData("rebased_x2", 128)]
+    [InlineData("mamba", 64)]
+    [InlineData("gla", 128)]
+    public void TheShortNameIsFoundAgainFromARunDirectorysConfig(string mixer, int seqLen)
+    {
+        var dir = Directory.CreateTempSubdirectory("preset").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "config.yaml");
+            File.WriteAllText(path, ConfigWriter.ToYaml(Run(mixer, seqLen)));
+            var loaded = ConfigResolver.Resolve(ConfigLoader.Load(path)).Config;
+            Assert.Equal(mixer, SequenceMixerPresets.NameOf(loaded.Model, loaded.Data.InputSeqLen));
+            loaded.Model.SequenceMixer.Kwargs["hand_written"] = 1L;
+            Assert.Null(SequenceMixerPresets.NameOf(loaded.Model, loaded.Data.InputSeqLen));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Fact]
     public void RebasedExpandsToBaseConvThenReBased()
     {

@@ -53,6 +53,31 @@ public class LearningCurvesTests
     }
 
     [Fact]
+    public void AResultsFileOfTheReferenceAnchorGivesOneCurvePerConfigThatRanAnEpoch()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, """
+                {"settings": {"seed": 43},
+                 "configs": [
+                  {"name": "rebased_L256_d128", "mixer": "rebased", "L": 256, "d_model": 128, "lr": 0.001, "status": "reached",
+                   "epochs": [{"epoch": 0, "valid_accuracy": 0.001}, {"epoch": 1, "valid_accuracy": 0.93}]},
+                  {"name": "based_L256_d128", "mixer": "based", "L": 256, "d_model": 128, "lr": 0.001, "seed": 44, "status": "capped",
+                   "epochs": [{"epoch": 0, "valid_accuracy": 0.002}]},
+                  {"name": "conv_attention_L256_d128", "mixer": "conv_attention", "L": 256, "d_model": 128, "lr": 0.001, "status": "error", "epochs": []}
+                ]}
+                """);
+            var curves = LearningCurves.ReadReference(path);
+            Assert.Equal(2, curves.Count);
+            Assert.Equal(("rebased_L256_d128", 43L, 2), (curves[0].Name, curves[0].Seed, curves[0].FirstEpochAbove(0.9)));
+            Assert.Equal([0.001, 0.93], curves[0].ValidAccuracy);
+            Assert.Equal(44L, curves[1].Seed);   // the config's own seed wins over the file's
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void AReferenceFileWithoutRunsIsAnErrorNamingIt()
     {
         var path = Path.GetTempFileName();
