@@ -34,17 +34,12 @@ public sealed record CompositionalMqarArgs(int VocabSize, int NumExamples, int S
     /// <summary>Zoology's assertions and this implementation's limits; throws a <see cref="UserError"/> naming the argument.</summary>
     public void Validate()
     {
-        if (NumExamples < 1) throw Invalid("num_examples", $"must be at least 1, got {NumExamples}");
-        if (SeqLen < 2 || SeqLen % 2 != 0) throw Invalid("input_seq_len", $"must be a positive even number, got {SeqLen}");
-        if (VocabSize <= SeqLen) throw Invalid("vocab_size", $"must be greater than input_seq_len ({VocabSize} ≤ {SeqLen})");
+        ExplicitTargetsArgs.CheckShape(Name, NumExamples, SeqLen, VocabSize);
         if (NumKvPairs < 1 || GridSize * GridSize != NumKvPairs)
             throw Invalid("num_kv_pairs", $"must be a perfect square (4, 9, 16, ...) to form the key grid, got {NumKvPairs}");
         if (6L * NumKvPairs > SeqLen)
             throw Invalid("num_kv_pairs", $"6 × num_kv_pairs must not exceed input_seq_len (a triple and a query of 3 tokens per pair: 6 × {NumKvPairs} > {SeqLen})");
-        if (PowerLaw.Problem(QuerySlots, PowerA) is { } problem) throw Invalid("power_a", $"{PowerA.ToString(CultureInfo.InvariantCulture)} {problem}");
-        if (Seed < 0 || Seed > uint.MaxValue) throw Invalid("seed", $"must be in [0, {uint.MaxValue}] (numpy's legacy seeding), got {Seed}");
-        if (TokenCount > Array.MaxLength)
-            throw Invalid("num_examples", $"num_examples × input_seq_len = {TokenCount} exceeds the {Array.MaxLength} tokens one set can hold");
+        ExplicitTargetsArgs.CheckSampling(Name, QuerySlots, PowerA, Seed, TokenCount);
     }
 
     /// <summary>The identity of a set: every argument and the generator version.</summary>
@@ -52,19 +47,8 @@ public sealed record CompositionalMqarArgs(int VocabSize, int NumExamples, int S
         $"{Name};version={Version};vocab={VocabSize};examples={NumExamples};seq_len={SeqLen};kv_pairs={NumKvPairs};" +
         $"power_a={PowerA:R};random_non_queries={RandomNonQueries};seed={Seed}");
 
-    public IReadOnlyDictionary<string, string> Metadata => new Dictionary<string, string>
-    {
-        ["generator"] = Name,
-        ["generator_version"] = Version,
-        ["mode"] = "numpy-compatible",
-        ["vocab_size"] = VocabSize.ToString(CultureInfo.InvariantCulture),
-        ["num_examples"] = NumExamples.ToString(CultureInfo.InvariantCulture),
-        ["input_seq_len"] = SeqLen.ToString(CultureInfo.InvariantCulture),
-        ["num_kv_pairs"] = NumKvPairs.ToString(CultureInfo.InvariantCulture),
-        ["power_a"] = PowerA.ToString("R", CultureInfo.InvariantCulture),
-        ["random_non_queries"] = RandomNonQueries ? "true" : "false",
-        ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
-    };
+    public IReadOnlyDictionary<string, string> Metadata =>
+        ExplicitTargetsArgs.Metadata(Name, Version, VocabSize, NumExamples, SeqLen, NumKvPairs, PowerA, RandomNonQueries, Seed);
 
-    private static UserError Invalid(string argument, string rule) => new($"{Name} {argument}: {rule}");
+    private static UserError Invalid(string argument, string rule) => ExplicitTargetsArgs.Invalid(Name, argument, rule);
 }

@@ -31,18 +31,13 @@ public sealed record ForgettingMqarArgs(int VocabSize, int NumExamples, int SeqL
     /// <summary>Zoology's assertions and this implementation's limits; throws a <see cref="UserError"/> naming the argument.</summary>
     public void Validate()
     {
-        if (NumExamples < 1) throw Invalid("num_examples", $"must be at least 1, got {NumExamples}");
-        if (SeqLen < 2 || SeqLen % 2 != 0) throw Invalid("input_seq_len", $"must be a positive even number, got {SeqLen}");
-        if (VocabSize <= SeqLen) throw Invalid("vocab_size", $"must be greater than input_seq_len ({VocabSize} ≤ {SeqLen})");
+        ExplicitTargetsArgs.CheckShape(Name, NumExamples, SeqLen, VocabSize);
         if (NumKvPairs < 1) throw Invalid("num_kv_pairs", $"must be at least 1, got {NumKvPairs}");
         if (NumUpdates < 0 || NumUpdates > NumKvPairs) throw Invalid("num_updates", $"must be in [0, num_kv_pairs = {NumKvPairs}], got {NumUpdates}");
         long needed = 2L * (NumKvPairs + NumUpdates) + 2L * NumKvPairs;
         if (needed > SeqLen)
             throw Invalid("input_seq_len", $"must hold the pairs, the updates and a query per key: 2 × (num_kv_pairs + num_updates) + 2 × num_kv_pairs = {needed} > {SeqLen}");
-        if (PowerLaw.Problem(QuerySlots, PowerA) is { } problem) throw Invalid("power_a", $"{PowerA.ToString(CultureInfo.InvariantCulture)} {problem}");
-        if (Seed < 0 || Seed > uint.MaxValue) throw Invalid("seed", $"must be in [0, {uint.MaxValue}] (numpy's legacy seeding), got {Seed}");
-        if (TokenCount > Array.MaxLength)
-            throw Invalid("num_examples", $"num_examples × input_seq_len = {TokenCount} exceeds the {Array.MaxLength} tokens one set can hold");
+        ExplicitTargetsArgs.CheckSampling(Name, QuerySlots, PowerA, Seed, TokenCount);
     }
 
     /// <summary>The identity of a set: every argument and the generator version.</summary>
@@ -50,20 +45,8 @@ public sealed record ForgettingMqarArgs(int VocabSize, int NumExamples, int SeqL
         $"{Name};version={Version};vocab={VocabSize};examples={NumExamples};seq_len={SeqLen};kv_pairs={NumKvPairs};updates={NumUpdates};" +
         $"power_a={PowerA:R};random_non_queries={RandomNonQueries};seed={Seed}");
 
-    public IReadOnlyDictionary<string, string> Metadata => new Dictionary<string, string>
-    {
-        ["generator"] = Name,
-        ["generator_version"] = Version,
-        ["mode"] = "numpy-compatible",
-        ["vocab_size"] = VocabSize.ToString(CultureInfo.InvariantCulture),
-        ["num_examples"] = NumExamples.ToString(CultureInfo.InvariantCulture),
-        ["input_seq_len"] = SeqLen.ToString(CultureInfo.InvariantCulture),
-        ["num_kv_pairs"] = NumKvPairs.ToString(CultureInfo.InvariantCulture),
-        ["num_updates"] = NumUpdates.ToString(CultureInfo.InvariantCulture),
-        ["power_a"] = PowerA.ToString("R", CultureInfo.InvariantCulture),
-        ["random_non_queries"] = RandomNonQueries ? "true" : "false",
-        ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
-    };
+    public IReadOnlyDictionary<string, string> Metadata =>
+        ExplicitTargetsArgs.Metadata(Name, Version, VocabSize, NumExamples, SeqLen, NumKvPairs, PowerA, RandomNonQueries, Seed, ("num_updates", NumUpdates.ToString(CultureInfo.InvariantCulture)));
 
-    private static UserError Invalid(string argument, string rule) => new($"{Name} {argument}: {rule}");
+    private static UserError Invalid(string argument, string rule) => ExplicitTargetsArgs.Invalid(Name, argument, rule);
 }
