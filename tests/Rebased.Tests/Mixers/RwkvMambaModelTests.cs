@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 namespace Rebased.Tests.Mixers;
 
 /// <summary>RWKV and Mamba language models: reference parity in every scan form, Table 6 counts, init, shapes.</summary>
+[Collection(GlobalRngCollection.Name)]
 public class RwkvMambaModelTests
 {
     public RwkvMambaModelTests() => TorchRuntime.EnsureLoaded();

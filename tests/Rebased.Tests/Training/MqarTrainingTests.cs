@@ -10,7 +10,7 @@ using static Rebased.Tests.Training.TrainingTestKit;
 namespace Rebased.Tests.Training;
 
 /// <summary>The loop on the real MQAR data and language model, at a tiny size.</summary>
-[Collection(GlobalRandomCollection.Name)]
+[Collection(GlobalRngCollection.Name)]
 public class MqarTrainingTests
 {
     public MqarTrainingTests() => TorchRuntime.EnsureLoaded();

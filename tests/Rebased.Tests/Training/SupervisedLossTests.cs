@@ -6,7 +6,7 @@ using static Rebased.Tests.Training.TrainingTestKit;
 
 namespace Rebased.Tests.Training;
 
-[Collection(GlobalRandomCollection.Name)]
+[Collection(GlobalRngCollection.Name)]
 public class SupervisedLossTests
 {
     public SupervisedLossTests() => TorchRuntime.EnsureLoaded();

@@ -4,7 +4,7 @@ using static Rebased.Tests.Training.TrainingTestKit;
 
 namespace Rebased.Tests.Training;
 
-[Collection(GlobalRandomCollection.Name)]
+[Collection(GlobalRngCollection.Name)]
 public class TrainerTests
 {
     public TrainerTests() => TorchRuntime.EnsureLoaded();

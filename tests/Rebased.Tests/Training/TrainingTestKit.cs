@@ -94,13 +94,3 @@ internal static class TrainingTestKit
     internal static IEnumerable<EpochMetrics> Comparable(IEnumerable<EpochMetrics> metrics) =>
         metrics.Select(m => m with { TokensPerS = 0, ElapsedS = 0 });
 }
-
-/// <summary>
-/// Training draws from libtorch's process-wide generator (initialisation, dropout), so these tests run alone,
-/// not beside other tests that seed or draw from it.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class GlobalRandomCollection
-{
-    public const string Name = "libtorch global generator";
-}
