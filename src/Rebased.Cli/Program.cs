@@ -1,7 +1,5 @@
 using Rebased.Cli;
 using Rebased.Cli.Commands;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 bool verbose = args.Contains("--verbose");
 var app = new CommandApp();

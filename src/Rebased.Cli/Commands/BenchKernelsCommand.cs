@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rebased.Kernels;
@@ -7,8 +6,6 @@ using Rebased.Kernels.Gla;
 using Rebased.Kernels.LinearAttention;
 using Rebased.Native;
 using Rebased.Training;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,11 +1,8 @@
-using System.ComponentModel;
 using System.Diagnostics;
 using Rebased.Kernels;
 using Rebased.Kernels.Scan;
 using Rebased.Native;
 using Rebased.Training;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TorchSharp;
 using static TorchSharp.torch;
 

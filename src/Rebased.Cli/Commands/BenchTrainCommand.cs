@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using Rebased.Configs;
@@ -6,8 +5,6 @@ using Rebased.Data;
 using Rebased.Native;
 using Rebased.Models;
 using Rebased.Training;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,9 +1,7 @@
-using System.ComponentModel;
 using System.Globalization;
 using Rebased.Data;
 using Rebased.IO;
 using Rebased.Native;
-using Spectre.Console.Cli;
 
 namespace Rebased.Cli.Commands;
 

@@ -1,8 +1,6 @@
 using Rebased.Kernels.CrossEntropy;
 using Rebased.Kernels.Normalization;
 using Rebased.Native;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TorchSharp;
 
 namespace Rebased.Cli.Commands;

@@ -1,8 +1,6 @@
-using System.ComponentModel;
 using System.Globalization;
 using Rebased.Models;
 using Rebased.Native;
-using Spectre.Console.Cli;
 
 namespace Rebased.Cli.Commands;
 

@@ -1,6 +1,5 @@
 using Rebased.Experiments;
 using Rebased.Native;
-using Spectre.Console.Cli;
 
 namespace Rebased.Cli.Commands;
 

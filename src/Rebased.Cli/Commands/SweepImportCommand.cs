@@ -1,6 +1,4 @@
-using System.ComponentModel;
 using Rebased.Experiments;
-using Spectre.Console.Cli;
 
 namespace Rebased.Cli.Commands;
 

@@ -1,8 +1,5 @@
-using System.ComponentModel;
 using System.Globalization;
 using Rebased.Experiments;
-using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace Rebased.Cli.Commands;
 

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Rebased.Configs;
@@ -6,8 +5,6 @@ using Rebased.Experiments;
 using Rebased.Models;
 using Rebased.Native;
 using Rebased.Training;
-using Spectre.Console;
-using Spectre.Console.Cli;
 using TorchSharp;
 
 namespace Rebased.Cli.Commands;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Numerics;
 using System.Text;
-using static TorchSharp.torch;
 
 namespace Rebased.Data;
 

@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
-using static TorchSharp.torch;
 
 namespace Rebased.Data;
 

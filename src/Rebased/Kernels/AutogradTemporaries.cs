@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Kernels;
 

@@ -1,8 +1,6 @@
 using Rebased.Kernels.LinearAttention;
 using Rebased.Models;
-using TorchSharp;
 using TorchSharp.Utils;
-using static TorchSharp.torch;
 
 namespace Rebased.Mixers;
 

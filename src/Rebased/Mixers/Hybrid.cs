@@ -1,7 +1,5 @@
 using Rebased.Configs;
-using TorchSharp;
 using TorchSharp.Utils;
-using static TorchSharp.torch;
 
 namespace Rebased.Mixers;
 

@@ -1,10 +1,8 @@
 using Rebased.Configs;
 using Rebased.Kernels.Scan;
 using Rebased.Models;
-using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
-using static TorchSharp.torch;
 
 namespace Rebased.Mixers;
 

@@ -1,6 +1,4 @@
 using Rebased.Configs;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Mixers;
 

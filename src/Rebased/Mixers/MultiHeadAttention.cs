@@ -1,8 +1,6 @@
 using Rebased.Models;
-using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
-using static TorchSharp.torch;
 
 namespace Rebased.Mixers;
 

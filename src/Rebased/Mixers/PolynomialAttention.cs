@@ -1,9 +1,7 @@
 using Rebased.Models;
 using Rebased.Kernels.LinearAttention;
-using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
-using static TorchSharp.torch;
 
 namespace Rebased.Mixers;
 

@@ -1,9 +1,7 @@
 using Rebased.Kernels.Scan;
 using Rebased.Models;
-using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
-using static TorchSharp.torch;
 
 namespace Rebased.Mixers;
 

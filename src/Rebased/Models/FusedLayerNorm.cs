@@ -1,8 +1,6 @@
 using Rebased.Kernels.Normalization;
-using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
-using static TorchSharp.torch;
 
 namespace Rebased.Models;
 

@@ -1,8 +1,6 @@
 using Rebased.Configs;
-using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
-using static TorchSharp.torch;
 
 namespace Rebased.Models;
 

@@ -4,8 +4,6 @@ using System.Text.Json.Serialization;
 using Rebased.Configs;
 using Rebased.IO;
 using Rebased.Kernels;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Models;
 

@@ -1,6 +1,4 @@
 using Rebased.IO;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Models;
 

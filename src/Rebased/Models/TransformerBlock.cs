@@ -1,8 +1,6 @@
 using Rebased.Configs;
 using Rebased.Mixers;
-using TorchSharp;
 using TorchSharp.Utils;
-using static TorchSharp.torch;
 
 namespace Rebased.Models;
 

@@ -1,5 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
 
 namespace Rebased.Training;

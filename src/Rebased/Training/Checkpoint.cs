@@ -2,8 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Rebased.IO;
 using Rebased.Models;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Training;
 

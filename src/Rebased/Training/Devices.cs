@@ -1,5 +1,4 @@
 using Rebased.Native;
-using TorchSharp;
 
 namespace Rebased.Training;
 

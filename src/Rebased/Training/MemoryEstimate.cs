@@ -2,7 +2,6 @@ using System.Globalization;
 using Rebased.Configs;
 using Rebased.Data;
 using Rebased.Native;
-using TorchSharp;
 
 namespace Rebased.Training;
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Rebased.Configs;
-using TorchSharp;
 
 namespace Rebased.Training;
 

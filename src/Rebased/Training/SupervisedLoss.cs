@@ -1,8 +1,6 @@
 using Rebased.Kernels;
 using Rebased.Kernels.CrossEntropy;
 using Rebased.Models;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Training;
 

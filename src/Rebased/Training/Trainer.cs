@@ -2,8 +2,6 @@ using System.Diagnostics;
 using Rebased.Configs;
 using Rebased.Models;
 using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Training;
 

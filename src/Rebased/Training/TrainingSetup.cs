@@ -3,8 +3,6 @@ using System.Globalization;
 using Rebased.Configs;
 using Rebased.Data;
 using Rebased.Models;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Training;
 

@@ -1,7 +1,6 @@
 using Rebased.Configs;
 using Rebased.IO;
 using Rebased.Models;
-using Rebased.Native;
 using Rebased.Tests.Models;
 
 namespace Rebased.Tests.Configs;

@@ -1,5 +1,4 @@
 using Rebased.Experiments;
-using Rebased.Native;
 
 namespace Rebased.Tests.Experiments;
 

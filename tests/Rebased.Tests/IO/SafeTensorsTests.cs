@@ -1,6 +1,4 @@
 using Rebased.IO;
-using Rebased.Native;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.IO;
 

@@ -1,7 +1,5 @@
 using Rebased.Kernels;
 using Rebased.Kernels.CrossEntropy;
-using Rebased.Native;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Kernels;
 

@@ -1,7 +1,4 @@
 using Rebased.Kernels.LinearAttention;
-using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Kernels;
 

@@ -1,8 +1,5 @@
 using Rebased.Kernels;
 using Rebased.Kernels.Gla;
-using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Kernels;
 

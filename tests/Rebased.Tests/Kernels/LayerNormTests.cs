@@ -1,8 +1,5 @@
 using Rebased.Kernels.Normalization;
 using Rebased.Models;
-using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Kernels;
 

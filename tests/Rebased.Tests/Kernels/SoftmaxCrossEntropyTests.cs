@@ -1,6 +1,4 @@
 using Rebased.Kernels.CrossEntropy;
-using Rebased.Native;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Kernels;
 

@@ -1,8 +1,5 @@
 using Rebased.Kernels;
 using Rebased.Kernels.Scan;
-using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Kernels;
 

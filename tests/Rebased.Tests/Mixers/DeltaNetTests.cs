@@ -2,9 +2,6 @@ using Rebased.Configs;
 using Rebased.Kernels;
 using Rebased.Kernels.DeltaRule;
 using Rebased.Mixers;
-using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Mixers;
 

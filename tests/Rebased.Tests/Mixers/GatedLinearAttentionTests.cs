@@ -2,9 +2,6 @@ using Rebased.Configs;
 using Rebased.Kernels;
 using Rebased.Kernels.Gla;
 using Rebased.Mixers;
-using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Mixers;
 

@@ -1,7 +1,5 @@
 using Rebased.IO;
 using Rebased.Mixers;
-using Rebased.Native;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Mixers;
 

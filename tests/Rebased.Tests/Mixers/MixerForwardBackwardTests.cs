@@ -1,7 +1,5 @@
 using Rebased.Models;
-using Rebased.Native;
 using Rebased.Tests.Models;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Mixers;
 

@@ -1,7 +1,4 @@
 using Rebased.Mixers;
-using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Mixers;
 

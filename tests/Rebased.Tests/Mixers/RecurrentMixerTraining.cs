@@ -1,6 +1,5 @@
 using Rebased.Configs;
 using Rebased.Training;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Mixers;
 

@@ -1,8 +1,6 @@
 using Rebased.IO;
 using Rebased.Kernels.Scan;
 using Rebased.Mixers;
-using Rebased.Native;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Mixers;
 

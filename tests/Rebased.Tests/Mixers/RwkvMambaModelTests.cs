@@ -3,9 +3,7 @@ using Rebased.IO;
 using Rebased.Kernels.Scan;
 using Rebased.Mixers;
 using Rebased.Models;
-using Rebased.Native;
 using Rebased.Tests.Models;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Mixers;
 

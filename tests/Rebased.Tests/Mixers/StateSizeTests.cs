@@ -1,6 +1,5 @@
 using Rebased.Mixers;
 using Rebased.Models;
-using Rebased.Native;
 using Rebased.Tests.Models;
 
 namespace Rebased.Tests.Mixers;

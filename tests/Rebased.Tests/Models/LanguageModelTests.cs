@@ -1,7 +1,4 @@
 using Rebased.Models;
-using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Models;
 

@@ -1,8 +1,6 @@
 using Rebased.Configs;
 using Rebased.Models;
-using Rebased.Native;
 using Rebased.Tests.Training;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Models;
 

@@ -1,5 +1,4 @@
 using Rebased.Models;
-using Rebased.Native;
 
 namespace Rebased.Tests.Models;
 

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using Rebased.IO;
 using Rebased.Kernels;
 using Rebased.Models;
-using Rebased.Native;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Models;
 

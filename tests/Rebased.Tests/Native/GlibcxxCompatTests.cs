@@ -1,5 +1,4 @@
 using System.Text;
-using Rebased.Native;
 
 namespace Rebased.Tests.Native;
 

@@ -1,6 +1,3 @@
-using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Native;
 

@@ -1,9 +1,7 @@
 using Rebased.Configs;
 using Rebased.Models;
-using Rebased.Native;
 using Rebased.Tests.Models;
 using Rebased.Training;
-using TorchSharp;
 
 namespace Rebased.Tests.Training;
 

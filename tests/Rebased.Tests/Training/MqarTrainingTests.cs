@@ -1,10 +1,7 @@
 using Rebased.Configs;
 using Rebased.IO;
 using Rebased.Models;
-using Rebased.Native;
 using Rebased.Training;
-using TorchSharp;
-using static TorchSharp.torch;
 using static Rebased.Tests.Training.TrainingTestKit;
 
 namespace Rebased.Tests.Training;

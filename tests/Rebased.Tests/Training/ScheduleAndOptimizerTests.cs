@@ -1,7 +1,4 @@
-using Rebased.Native;
 using Rebased.Training;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Training;
 

@@ -1,4 +1,3 @@
-using Rebased.Native;
 using Rebased.Training;
 using static Rebased.Tests.Training.TrainingTestKit;
 

@@ -1,8 +1,6 @@
 using Rebased.Configs;
 using Rebased.Training;
-using TorchSharp;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Training;
 

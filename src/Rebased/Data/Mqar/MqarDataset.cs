@@ -1,5 +1,4 @@
 using System.Numerics;
-using static TorchSharp.torch;
 
 namespace Rebased.Data.Mqar;
 

@@ -1,8 +1,6 @@
 using Rebased.Native;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Runtime.InteropServices;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Kernels.CrossEntropy;
 

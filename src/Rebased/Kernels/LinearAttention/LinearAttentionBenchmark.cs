@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace Rebased.Kernels.LinearAttention;
 
 /// <summary>One problem size of the op: q, k [B, H, T, D], v [B, H, T, Dv].</summary>
@@ -31,20 +26,13 @@ public sealed record LinearAttentionTiming(string Form, LinearAttentionShape Sha
     public double? TflopsForwardBackward => ForwardBackwardMs is { } ms ? (Shape.ForwardFlops + Shape.BackwardFlops) / (ms * 1e-3) / 1e12 : null;
 }
 
-/// <summary>
-/// Times forms of the op side by side: forward (no autograd) and forward+backward, each the median of repeated
-/// runs after two warm-up runs. Runs of the forms are interleaved round by round, so that load from other
-/// processes on a shared machine affects every form alike. On CUDA the device is synchronised around every run.
-/// </summary>
+/// <summary>Times forms of the op side by side with <see cref="FormTimer"/>: forward (no autograd) and forward+backward.</summary>
 public static class LinearAttentionBenchmark
 {
     /// <summary>Forms whose memory need at a shape (an estimate of the largest live tensors) exceeds this are skipped.</summary>
     public static long MemoryBudgetBytes { get; set; } = 8L << 30;
 
-    public const int MinRuns = 5;
-    public const int MaxRuns = 50;
-
-    /// <summary>Times every form at one shape; rounds continue until each form has MinRuns runs and the budget per form is spent (or MaxRuns).</summary>
+    /// <summary>Times every form at one shape for about <paramref name="budgetPerForm"/> per measurement.</summary>
     public static List<LinearAttentionTiming> Measure(IReadOnlyList<ILinearAttention> forms, LinearAttentionShape shape, PolynomialKernel kernel,
         Device device, ScalarType dtype, TimeSpan budgetPerForm)
     {
@@ -59,102 +47,28 @@ public static class LinearAttentionBenchmark
         var (qg, kg, vg) = (q.detach().requires_grad_(), k.detach().requires_grad_(), v.detach().requires_grad_());
         double scale = 1.0 / Math.Sqrt(shape.D), eps = 1e-5;
 
-        var forward = new Dictionary<ILinearAttention, Action>();
-        var forwardBackward = new Dictionary<ILinearAttention, Action>();
-        var notes = new Dictionary<ILinearAttention, string>();
+        var timed = new List<TimedForm>();
         foreach (var form in forms)
         {
             long forwardBytes = EstimatedBytes(form, shape, element, backward: false);
-            if (forwardBytes > MemoryBudgetBytes) { notes[form] = $"skipped: needs about {forwardBytes >> 20} MiB"; continue; }
-            forward[form] = () =>
+            if (forwardBytes > MemoryBudgetBytes) { timed.Add(new TimedForm(form.Name, null, null, $"skipped: needs about {forwardBytes >> 20} MiB")); continue; }
+            Action forward = () =>
             {
                 using var inner = NewDisposeScope();
                 using var noGrad = no_grad();
                 form.Forward(q, k, v, kernel, scale, eps);
             };
             long backwardBytes = EstimatedBytes(form, shape, element, backward: true);
-            if (backwardBytes > MemoryBudgetBytes) { notes[form] = $"fwd+bwd skipped: needs about {backwardBytes >> 20} MiB"; continue; }
-            forwardBackward[form] = () =>
+            if (backwardBytes > MemoryBudgetBytes) { timed.Add(new TimedForm(form.Name, forward, null, $"fwd+bwd skipped: needs about {backwardBytes >> 20} MiB")); continue; }
+            timed.Add(new TimedForm(form.Name, forward, () =>
             {
                 using var inner = NewDisposeScope();
                 qg.grad = null; kg.grad = null; vg.grad = null;
                 form.Forward(qg, kg, vg, kernel, scale, eps).backward([dy]);
-            };
+            }));
         }
-        var runs = forward.Select(p => (Form: p.Key, Kind: 0, Run: p.Value))
-            .Concat(forwardBackward.Select(p => (Form: p.Key, Kind: 1, Run: p.Value))).ToList();
-        var medians = Interleaved(runs.Select(r => ((r.Form, r.Kind), r.Run)).ToList(), device, budgetPerForm, notes);
-        return forms.Select(f => new LinearAttentionTiming(f.Name, shape,
-            medians.TryGetValue((f, 0), out var fwd) ? fwd : null,
-            medians.TryGetValue((f, 1), out var fb) ? fb : null,
-            notes.GetValueOrDefault(f))).ToList();
-    }
-
-    /// <summary>
-    /// Round-robin over the measurements: every round runs each one that still needs samples (fewer than
-    /// MinRuns, or fewer than MaxRuns while its time spent is under the budget). A measurement whose warm-up run
-    /// alone exceeds the budget is sampled 3 times only.
-    /// </summary>
-    private static Dictionary<(ILinearAttention, int), double> Interleaved(List<((ILinearAttention Form, int Kind) Key, Action Run)> runs,
-        Device device, TimeSpan budget, Dictionary<ILinearAttention, string> notes)
-    {
-        var times = new Dictionary<(ILinearAttention, int), List<double>>();
-        var minRuns = new Dictionary<(ILinearAttention, int), int>();
-        foreach (var (key, run) in runs.ToList())
-        {
-            try
-            {
-                double first = Timed(device, run);
-                if (first < budget.TotalMilliseconds) Timed(device, run);
-                minRuns[key] = first > budget.TotalMilliseconds ? 3 : MinRuns;
-                times[key] = [];
-            }
-            catch (Exception e) when (e is OutOfMemoryException or ExternalException or InvalidOperationException)
-            {
-                notes[key.Form] = $"{(key.Kind == 0 ? "" : "fwd+bwd ")}skipped: {e.Message.Split('\n')[0]}";
-                runs.RemoveAll(r => r.Key == key);
-            }
-        }
-        bool Needs((ILinearAttention, int) key) =>
-            times[key].Count < minRuns[key] || (times[key].Count < MaxRuns && times[key].Sum() < budget.TotalMilliseconds);
-        while (runs.Any(r => Needs(r.Key)))
-            foreach (var (key, run) in runs)
-                if (Needs(key)) times[key].Add(Timed(device, run));
-        return times.ToDictionary(p => p.Key, p => Median(p.Value));
-    }
-
-    private static double Timed(Device device, Action run)
-    {
-        Synchronize(device);
-        var watch = Stopwatch.StartNew();
-        run();
-        Synchronize(device);
-        double ms = watch.Elapsed.TotalMilliseconds;
-        Release(device);
-        return ms;
-    }
-
-    private static double Median(List<double> times)
-    {
-        times.Sort();
-        return times.Count % 2 == 1 ? times[times.Count / 2] : 0.5 * (times[times.Count / 2 - 1] + times[times.Count / 2]);
-    }
-
-    private static void Synchronize(Device device)
-    {
-        if (device.type != DeviceType.CUDA) return;
-        cuda.synchronize(device);
-    }
-
-    /// <summary>
-    /// On CUDA, lets the finalizers release what the autograd contexts of earlier runs still hold (device memory
-    /// otherwise piles up across runs at large shapes); called outside the timed region.
-    /// </summary>
-    private static void Release(Device device)
-    {
-        if (device.type != DeviceType.CUDA) return;
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
+        return FormTimer.Measure(timed, device, budgetPerForm)
+            .Select(t => new LinearAttentionTiming(t.Form, shape, t.ForwardMs, t.ForwardBackwardMs, t.Note)).ToList();
     }
 
     /// <summary>A rough size of the largest live buffers: T×T score matrices for naive, feature maps and states for chunked and recurrent.</summary>

@@ -1,6 +1,4 @@
 using Rebased.Native;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Rebased.Kernels.Normalization;
 

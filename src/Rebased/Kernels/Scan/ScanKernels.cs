@@ -1,5 +1,4 @@
 using Rebased.Native;
-using static TorchSharp.torch;
 
 namespace Rebased.Kernels.Scan;
 

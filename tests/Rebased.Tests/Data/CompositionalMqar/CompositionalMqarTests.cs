@@ -1,7 +1,6 @@
 using Rebased.Configs;
 using Rebased.Data;
 using Rebased.Data.CompositionalMqar;
-using Rebased.Native;
 using Rebased.Tests.Data.Mqar;
 using Rebased.Tests.Training;
 

@@ -2,7 +2,6 @@ using Rebased.Configs;
 using Rebased.Data;
 using Rebased.Data.ForgettingMqar;
 using Rebased.Experiments;
-using Rebased.Native;
 using Rebased.Tests.Data.Mqar;
 using Rebased.Tests.Training;
 

@@ -1,7 +1,5 @@
 using Rebased.Data;
 using Rebased.Data.Mqar;
-using Rebased.Native;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Data.Mqar;
 

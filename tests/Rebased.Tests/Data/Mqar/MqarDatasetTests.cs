@@ -1,8 +1,6 @@
 using Rebased.Data;
 using Rebased.Data.Mqar;
-using Rebased.Native;
 using Rebased.IO;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Data.Mqar;
 

@@ -1,6 +1,5 @@
 using Rebased.Data;
 using Rebased.Data.Mqar;
-using Rebased.Native;
 
 namespace Rebased.Tests.Data.Mqar;
 

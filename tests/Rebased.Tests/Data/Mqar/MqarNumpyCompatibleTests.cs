@@ -4,8 +4,6 @@ using System.Text.Json.Nodes;
 using Rebased.Data;
 using Rebased.Data.Mqar;
 using Rebased.IO;
-using Rebased.Native;
-using static TorchSharp.torch;
 
 namespace Rebased.Tests.Data.Mqar;
 
