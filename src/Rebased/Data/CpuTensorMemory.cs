@@ -1,4 +1,3 @@
-
 namespace Rebased.Data;
 
 /// <summary>

@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels;
 
 /// <summary>Relative errors ‖ours − ref‖/‖ref‖ of a form's output and of each input's gradient, against a float64 reference.</summary>

@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels;
 
 /// <summary>The dtypes the TorchSharp-composed forms take, and the dtype they accumulate in.</summary>

@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels;
 
 /// <summary>One implementation ("form") of an op: every form of a family computes the same function.</summary>

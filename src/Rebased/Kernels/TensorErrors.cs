@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels;
 
 /// <summary>How far a result is from its reference, as every check of this project measures it.</summary>

@@ -1,4 +1,3 @@
-
 namespace Rebased.Training;
 
 /// <summary>

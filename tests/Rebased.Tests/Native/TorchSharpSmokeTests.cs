@@ -1,4 +1,3 @@
-
 namespace Rebased.Tests.Native;
 
 public class TorchSharpSmokeTests

@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels.DeltaRule;
 
 /// <summary>Times delta-rule forms at one shape (forward, and forward+backward through q, k, v and β) with <see cref="FormTimer"/>.</summary>

@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels.DeltaRule;
 
 /// <summary>
@@ -29,10 +28,11 @@ public sealed class DeltaRuleChunked : IDeltaRule
     {
         using var scope = NewDisposeScope();
         long b = q.shape[0], h = q.shape[1], t = q.shape[2], dk = q.shape[3], dv = v.shape[3];
-        long chunks = (t + ChunkSize - 1) / ChunkSize, padded = chunks * ChunkSize;
+        var time = new TimeChunks(t, ChunkSize);
+        long chunks = time.Count;
         var compute = KernelDtypes.Accumulation(v.dtype);
         // Zeros after the end: β = 0 makes the correction, and so the state change, zero.
-        Tensor Chunk(Tensor x) => nn.functional.pad(x.to(compute), [0, 0, 0, padded - t]).reshape(b, h, chunks, ChunkSize, x.shape[3]);
+        Tensor Chunk(Tensor x) => time.Split(x, compute);
         var qc = Chunk(q) * scale;
         var kc = Chunk(k);
         var vc = Chunk(v);
@@ -56,6 +56,6 @@ public sealed class DeltaRuleChunked : IDeltaRule
             state = state + matmul(kc.select(2, c).transpose(-2, -1), u);
         }
         var o = matmul(qc, stack(entering, 2)) + matmul(scores, stack(corrections, 2));
-        return o.reshape(b, h, padded, dv).narrow(2, 0, t).to(v.dtype).MoveToOuterDisposeScope();
+        return time.Merge(o).to(v.dtype).MoveToOuterDisposeScope();
     }
 }

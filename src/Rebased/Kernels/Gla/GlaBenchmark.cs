@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels.Gla;
 
 /// <summary>Times GLA forms at one shape (forward, and forward+backward through q, k, v and g) with <see cref="FormTimer"/>.</summary>

@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels.Gla;
 
 /// <summary>
@@ -32,10 +31,11 @@ public sealed class GlaChunked : IGatedLinearAttention
     {
         using var scope = NewDisposeScope();
         long b = q.shape[0], h = q.shape[1], t = q.shape[2], dk = q.shape[3], dv = v.shape[3];
-        long chunks = (t + ChunkSize - 1) / ChunkSize, padded = chunks * ChunkSize;
+        var time = new TimeChunks(t, ChunkSize);
+        long chunks = time.Count;
         var compute = KernelDtypes.Accumulation(v.dtype);
         // Zeros after the end: k = v = 0 add nothing to the state and g = 0 decays nothing.
-        Tensor Chunk(Tensor x) => nn.functional.pad(x.to(compute), [0, 0, 0, padded - t]).reshape(b, h, chunks, ChunkSize, x.shape[3]);
+        Tensor Chunk(Tensor x) => time.Split(x, compute);
         var qc = Chunk(q) * scale;
         var kc = Chunk(k);
         var vc = Chunk(v);
@@ -54,7 +54,7 @@ public sealed class GlaChunked : IGatedLinearAttention
             state = state * chunkDecay.select(2, c).exp().unsqueeze(-1) + chunkUpdate.select(2, c);
         }
         var inter = matmul(qc * decay.exp(), stack(entering, 2));
-        return (intra + inter).reshape(b, h, padded, dv).narrow(2, 0, t).to(v.dtype).MoveToOuterDisposeScope();
+        return time.Merge(intra + inter).to(v.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels.Gla;
 
 /// <summary>
@@ -24,18 +23,5 @@ public sealed class GlaRecurrent : IGatedLinearAttention
         return (o.MoveToOuterDisposeScope(), next.MoveToOuterDisposeScope());
     }
 
-    public Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor logDecay, double scale)
-    {
-        using var scope = NewDisposeScope();
-        long t = q.shape[2];
-        var state = zeros([q.shape[0], q.shape[1], q.shape[3], v.shape[3]], KernelDtypes.Accumulation(v.dtype), q.device);
-        var outputs = new List<Tensor>((int)t);
-        for (long i = 0; i < t; i++)
-        {
-            var (o, next) = Step(state, q[.., .., i], k[.., .., i], v[.., .., i], logDecay[.., .., i], scale);
-            outputs.Add(o);
-            state = next;
-        }
-        return stack(outputs, 2).to(v.dtype).MoveToOuterDisposeScope();
-    }
+    public Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor logDecay, double scale) => TokenLoop.Run(q, k, v, logDecay, scale, Step);
 }

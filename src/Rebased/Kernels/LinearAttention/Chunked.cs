@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels.LinearAttention;
 
 /// <summary>
@@ -17,10 +16,9 @@ public sealed class Chunked : ILinearAttention
     public Tensor Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
     {
         using var scope = NewDisposeScope();
-        long b = q.shape[0], h = q.shape[1], t = q.shape[2], d = q.shape[3], dv = v.shape[3];
-        long chunks = (t + ChunkSize - 1) / ChunkSize, padded = chunks * ChunkSize;
+        var time = new TimeChunks(q.shape[2], ChunkSize);
         var compute = v.dtype is ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        Tensor Chunk(Tensor x) => nn.functional.pad(x.to(compute), [0, 0, 0, padded - t]).reshape(b, h, chunks, ChunkSize, x.shape[3]);
+        Tensor Chunk(Tensor x) => time.Split(x, compute);
         var (qc, kc, vc) = (Chunk(q), Chunk(k), Chunk(v));
 
         var a = FeatureMap.Weight(matmul(qc * scale, kc.transpose(-2, -1)), kernel);
@@ -37,7 +35,7 @@ public sealed class Chunked : ILinearAttention
         o = o + matmul(phiQ, state);
         z = z + matmul(phiQ, norm.unsqueeze(-1)).squeeze(-1);
 
-        var y = (o / (z.unsqueeze(-1) + eps)).reshape(b, h, padded, dv)[.., .., ..(int)t].to(v.dtype);
+        var y = time.Merge(o / (z.unsqueeze(-1) + eps)).to(v.dtype);
         return y.MoveToOuterDisposeScope();
     }
 }

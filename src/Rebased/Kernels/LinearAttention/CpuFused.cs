@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels.LinearAttention;
 
 /// <summary>

@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels.LinearAttention;
 
 /// <summary>The pairwise weight f(x) of causal polynomial linear attention, x = scale · q·k.</summary>

@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels.LinearAttention;
 
 /// <summary>All forms of the op by name, and the automatic choice used by the Based/ReBased mixers.</summary>

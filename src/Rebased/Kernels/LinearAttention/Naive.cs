@@ -1,4 +1,3 @@
-
 namespace Rebased.Kernels.LinearAttention;
 
 /// <summary>The reference form: the masked T×T quadratic form in plain TorchSharp ops (O(T²) memory).</summary>
