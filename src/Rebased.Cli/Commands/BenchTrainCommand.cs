@@ -1,10 +1,11 @@
-using System.Diagnostics;
-using System.Globalization;
 using Rebased.Configs;
 using Rebased.Data;
-using Rebased.Native;
 using Rebased.Models;
+using Rebased.Modules;
+using Rebased.Native;
 using Rebased.Training;
+using System.Diagnostics;
+using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,7 +31,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         [CommandOption("--vocab <V>")] [OptionRange(1)] [Description("Vocabulary size (default 8192).")] public int Vocab { get; init; } = 8192;
         [CommandOption("--lr <LR>")] [Description("AdamW learning rate (default 1e-3).")] public double LearningRate { get; init; } = 1e-3;
         [CommandOption("--threads <N>")] [ThreadsRange] [Description("CPU threads for libtorch, 1 to 4 x the CPU cores (default: libtorch's choice).")] public int? Threads { get; init; }
-        [CommandOption("--precision <P>")] [Description("fp32 (the reference's numerics, default) or bf16 (mixed precision for the matrix products).")] public string Precision { get; init; } = MixedPrecision.Float32;
+        [CommandOption("--precision <P>")] [Description("fp32 (the reference's numerics, default) or bf16 (mixed precision for the matrix products).")] public string Precision { get; init; } = PrecisionNames.Float32;
         [CommandOption("--phases")] [Description("Also time the phases of a step (batch, model forward, head and backward, optimizer), synchronising between them.")] public bool Phases { get; init; }
 
     }

@@ -85,8 +85,8 @@ public static partial class ConfigResolver
         if (string.IsNullOrWhiteSpace(c.RunId) || c.RunId.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || c.RunId.Contains(".."))
             throw Bad("run_id", $"'{c.RunId}' cannot name a run directory");
         if (!DevicePattern().IsMatch(c.Device)) throw Bad("device", $"expects cpu, cuda or cuda:N, got '{c.Device}'");
-        if (!Models.MixedPrecision.Names.Contains(c.Precision))
-            throw Bad("precision", $"expects {string.Join(" or ", Models.MixedPrecision.Names)}, got '{c.Precision}'");
+        if (!PrecisionNames.Names.Contains(c.Precision))
+            throw Bad("precision", $"expects {string.Join(" or ", PrecisionNames.Names)}, got '{c.Precision}'");
     }
 
     /// <summary>The task's own checks of its sets (kwargs against the shape, e.g. MQAR's 4·K ≤ L), on the values that run.</summary>

@@ -26,7 +26,7 @@ public static class ConfigWriter
     public static string ShortHash(RunConfig config)
     {
         var lines = ToYaml(config).Split('\n').Where(l => !l.StartsWith("device:", StringComparison.Ordinal)
-            && l != $"precision: {Models.MixedPrecision.Float32}");
+            && l != $"precision: {PrecisionNames.Float32}");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', lines))))[..8];
     }
 

@@ -90,7 +90,7 @@ public sealed class RunConfig
 
     /// <summary>
     /// Our extension: "fp32" (the reference's numerics) or "bf16", autocast-style mixed precision for the matrix
-    /// products (<see cref="Models.MixedPrecision"/>).
+    /// products (<c>Modules.MixedPrecision</c>).
     /// </summary>
-    public string Precision { get; set; } = Models.MixedPrecision.Float32;
+    public string Precision { get; set; } = PrecisionNames.Float32;
 }

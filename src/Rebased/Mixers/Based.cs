@@ -1,5 +1,5 @@
 using Rebased.Kernels.LinearAttention;
-using Rebased.Models;
+using Rebased.Modules;
 using TorchSharp.Utils;
 
 namespace Rebased.Mixers;

@@ -1,5 +1,5 @@
 using Rebased.Kernels.DeltaRule;
-using Rebased.Models;
+using Rebased.Modules;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 

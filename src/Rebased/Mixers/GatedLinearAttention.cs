@@ -1,5 +1,5 @@
 using Rebased.Kernels.Gla;
-using Rebased.Models;
+using Rebased.Modules;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 

@@ -1,6 +1,6 @@
+using Rebased.Modules;
 using Rebased.Configs;
 using Rebased.Kernels.Scan;
-using Rebased.Models;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 
@@ -16,7 +16,7 @@ namespace Rebased.Mixers;
 /// A_log = log(1..d_state) per channel, D = 1. The model-wide init then re-draws every Linear of the model
 /// (weights N(0, 0.02), biases 0, out_proj N(0, 0.01)), which in the reference also zeroes dt_proj.bias:
 /// a Mamba inside the language model therefore starts with Δ ≈ softplus(0). That part is done by the model's
-/// <see cref="ReferenceInitialisation"/>, which reaches this mixer (unlike RWKV's, see <see cref="IInitialisesItself"/>).
+/// <c>Models.ReferenceInitialisation</c>, which reaches this mixer (unlike RWKV's, see <see cref="IInitialisesItself"/>).
 /// </summary>
 public sealed class Mamba : nn.Module<Tensor, Tensor>, ISequenceMixer
 {
@@ -110,81 +110,5 @@ public sealed class Mamba : nn.Module<Tensor, Tensor>, ISequenceMixer
         var a = -_aLog.exp();
         var y = _scan.Forward(x, dt, a, b, c, _d, z, _dtProj.bias!, deltaSoftplus: true);
         return MixedPrecision.Linear(_outProj, y.transpose(1, 2)).MoveToOuterDisposeScope();
-    }
-}
-
-/// <summary>
-/// RMSNorm as the reference's Mamba blocks use it: y = x / √(mean(x²) + eps) · weight, weight initialised to 1.
-/// </summary>
-public sealed class RmsNorm : nn.Module<Tensor, Tensor>
-{
-    [ComponentName(Name = "weight")] private readonly Parameter _weight;
-    private readonly double _eps;
-
-    public RmsNorm(string name, int dim, double eps = 1e-5) : base(name)
-    {
-        _eps = eps;
-        _weight = new Parameter(ones(dim));
-        register_parameter("weight", _weight);
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        var y = x * (x.square().mean(new long[] { -1 }, keepdim: true) + _eps).rsqrt() * _weight;
-        return y.MoveToOuterDisposeScope();
-    }
-}
-
-/// <summary>
-/// The reference's MambaBlock (residual-stream form, fused add + RMSNorm): r ← h + r (r = h for the first block),
-/// h ← Mamba(RMSNorm(r)); returns (h, r). No MLP, no dropout (not even the embedding dropout of a
-/// TransformerBlock). Parameters: mixer.*, norm.weight.
-/// </summary>
-public sealed class MambaBlock : ResidualBlock
-{
-    public const double NormEps = 1e-5;
-
-    [ComponentName(Name = "mixer")] private readonly Mamba _mixer;
-    [ComponentName(Name = "norm")] private readonly RmsNorm _norm;
-
-    public MambaBlock(string name, int dModel, int dState = Mamba.DefaultStateSize, string scanForm = "auto") : base(name)
-    {
-        _mixer = new Mamba("mixer", dModel, dState, scanForm);
-        _norm = new RmsNorm("norm", dModel, NormEps);
-        register_module("mixer", _mixer);
-        register_module("norm", _norm);
-    }
-
-    private MambaBlock(Mamba mixer, int dModel) : base(nameof(MambaBlock))
-    {
-        _mixer = mixer;
-        _norm = new RmsNorm("norm", dModel, NormEps);
-        register_module("mixer", _mixer);
-        register_module("norm", _norm);
-    }
-
-    /// <summary>
-    /// The block of a MambaBlock model. The reference builds Mamba(d_model) with its defaults here; the sequence
-    /// mixer config must name Mamba, and its kwargs (d_state, scan_form) are honoured.
-    /// </summary>
-    public static MambaBlock FromConfig(ModelConfig config)
-    {
-        var mixer = config.SequenceMixer;
-        var kwargs = new MixerKwargs("Mamba", mixer.Kwargs);
-        if (mixer.Name is not ("src.mixers.mamba.Mamba" or "Mamba"))
-            throw new UserError($"block_type MambaBlock needs the sequence mixer src.mixers.mamba.Mamba, got '{mixer.Name}'");
-        return new MambaBlock(Mamba.FromKwargs(kwargs, config.DModel), config.DModel);
-    }
-
-    public Mamba Mixer => _mixer;
-
-    public override long StateSize(int sequenceLength) => ((ISequenceMixer)_mixer).StateSize(sequenceLength);
-
-    public override (Tensor Hidden, Tensor? Residual) Forward(Tensor hidden, Tensor? residual)
-    {
-        var sum = residual is null ? hidden.alias() : hidden + residual;
-        using var normed = _norm.forward(sum);
-        return (_mixer.forward(normed), sum);
     }
 }

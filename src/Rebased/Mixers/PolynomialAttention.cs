@@ -1,4 +1,4 @@
-using Rebased.Models;
+using Rebased.Modules;
 using Rebased.Kernels.LinearAttention;
 using TorchSharp.Modules;
 using TorchSharp.Utils;

@@ -1,5 +1,5 @@
+using Rebased.Modules;
 using Rebased.Kernels.LinearAttention;
-using Rebased.Models;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 

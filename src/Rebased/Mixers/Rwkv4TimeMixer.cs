@@ -1,5 +1,5 @@
 using Rebased.Kernels.Scan;
-using Rebased.Models;
+using Rebased.Modules;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 
@@ -79,16 +79,19 @@ public sealed class Rwkv4TimeMixer : nn.Module<Tensor, Tensor>, IInitialisesItse
     /// <summary>Mixer kwarg choosing the WKV form (auto, parallel, recurrent).</summary>
     public const string WkvFormKwarg = "wkv_form";
 
+    /// <summary>Mixer kwarg turning on the reference's bf16 rounding inside the WKV scan (off by default).</summary>
+    public const string Bf16RoundingKwarg = "wkv_bf16_rounding";
+
     /// <summary>
     /// The reference's RWKVTimeMixer(l_max, d_model, n_layer, layer_idx) from its config kwargs, plus
-    /// <see cref="WkvFormKwarg"/> and <see cref="Parity.RwkvBf16Kwarg"/> (the reference's bf16 rounding, off by default).
+    /// <see cref="WkvFormKwarg"/> and <see cref="Bf16RoundingKwarg"/> (the reference's bf16 rounding, off by default).
     /// </summary>
     public static Rwkv4TimeMixer FromKwargs(MixerKwargs kwargs, int dModel, int layerIdx)
     {
         int lMax = kwargs.Int("l_max", 0);
         if (lMax < 0) throw new UserError($"{kwargs.Mixer}: l_max must not be negative, got {lMax}");
         var mixer = new Rwkv4TimeMixer("sequence_mixer", dModel, layerIdx, kwargs.Int("n_layer", 2),
-            kwargs.Bool(Parity.RwkvBf16Kwarg, false), kwargs.String(WkvFormKwarg, "auto"));
+            kwargs.Bool(Bf16RoundingKwarg, false), kwargs.String(WkvFormKwarg, "auto"));
         kwargs.RejectUnused();
         return mixer;
     }

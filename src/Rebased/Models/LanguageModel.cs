@@ -1,4 +1,5 @@
 using Rebased.Configs;
+using Rebased.Modules;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Rebased.Configs;
 using Rebased.IO;
 using Rebased.Kernels;
+using Rebased.Mixers;
 
 namespace Rebased.Models;
 
@@ -109,7 +110,7 @@ public sealed class ParityFixture
 public static class Parity
 {
     /// <summary>Sequence-mixer kwarg that switches the RWKV mixer to the reference's bf16 rounding of the WKV output and gradients.</summary>
-    public const string RwkvBf16Kwarg = "wkv_bf16_rounding";
+    public const string RwkvBf16Kwarg = Rwkv4TimeMixer.Bf16RoundingKwarg;
 
     private static readonly IReadOnlyDictionary<string, object?> NoKwargs = new Dictionary<string, object?>();
 

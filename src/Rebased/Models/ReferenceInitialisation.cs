@@ -1,3 +1,4 @@
+using Rebased.Modules;
 using TorchSharp.Modules;
 
 namespace Rebased.Models;

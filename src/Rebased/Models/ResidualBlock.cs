@@ -22,7 +22,7 @@ public static class BlockFactory
     private static readonly Dictionary<string, Func<ModelConfig, int, ResidualBlock>> Builders = new()
     {
         ["TransformerBlock"] = (config, layerIdx) => new TransformerBlock(config, layerIdx),
-        ["MambaBlock"] = (config, _) => Mixers.MambaBlock.FromConfig(config),
+        ["MambaBlock"] = (config, _) => MambaBlock.FromConfig(config),
     };
 
     public static IEnumerable<string> Names => Builders.Keys;
@@ -32,9 +32,3 @@ public static class BlockFactory
             ? build(config, layerIdx)
             : throw new UserError($"unknown block_type '{config.BlockType}' (known: {string.Join(", ", Builders.Keys)})");
 }
-
-/// <summary>
-/// Marks a module that sets its own initial values (for example a mixer whose reference implementation is not
-/// reached by the global initialisation): <see cref="ReferenceInitialisation"/> leaves its whole subtree alone.
-/// </summary>
-public interface IInitialisesItself { }

@@ -1,5 +1,6 @@
 using Rebased.Configs;
 using Rebased.Mixers;
+using Rebased.Modules;
 using TorchSharp.Utils;
 
 namespace Rebased.Models;

@@ -1,7 +1,8 @@
-using System.Diagnostics;
 using Rebased.Configs;
 using Rebased.Models;
+using Rebased.Modules;
 using Rebased.Native;
+using System.Diagnostics;
 
 namespace Rebased.Training;
 

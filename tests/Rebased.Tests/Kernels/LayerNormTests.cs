@@ -1,5 +1,6 @@
 using Rebased.Kernels.Normalization;
 using Rebased.Models;
+using Rebased.Modules;
 
 namespace Rebased.Tests.Kernels;
 

@@ -1,5 +1,6 @@
 using Rebased.IO;
 using Rebased.Mixers;
+using Rebased.Models;
 
 namespace Rebased.Tests.Mixers;
 

@@ -1,5 +1,6 @@
 using Rebased.Mixers;
 using Rebased.Models;
+using Rebased.Modules;
 
 namespace Rebased.Tests.Mixers;
 

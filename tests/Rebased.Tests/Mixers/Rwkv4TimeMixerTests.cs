@@ -1,6 +1,7 @@
 using Rebased.IO;
 using Rebased.Kernels.Scan;
 using Rebased.Mixers;
+using Rebased.Modules;
 
 namespace Rebased.Tests.Mixers;
 
@@ -42,7 +43,7 @@ public class Rwkv4TimeMixerTests
     {
         const int d = 256;
         using var mixer = new Rwkv4TimeMixer("sequence_mixer", d, 0, 2);
-        Assert.IsAssignableFrom<Rebased.Models.IInitialisesItself>(mixer);
+        Assert.IsAssignableFrom<Rebased.Modules.IInitialisesItself>(mixer);
         foreach (var (name, parameter) in mixer.named_parameters().Where(p => p.name.EndsWith(".weight")))
         {
             // U(±1/√d): std 1/√(3d)

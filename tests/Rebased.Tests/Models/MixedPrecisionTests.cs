@@ -1,5 +1,6 @@
 using Rebased.Configs;
 using Rebased.Models;
+using Rebased.Modules;
 using Rebased.Tests.Training;
 
 namespace Rebased.Tests.Models;
@@ -21,7 +22,7 @@ public class MixedPrecisionTests
         var fixture = ParityFixture.Load(TestModels.FixtureDir(mixer));
         var target = Parity.Targets(fixture)[^1];
         ParityResult result;
-        using (MixedPrecision.Use(MixedPrecision.BFloat16)) result = Parity.Run(fixture, target);
+        using (MixedPrecision.Use(PrecisionNames.BFloat16)) result = Parity.Run(fixture, target);
         Assert.InRange(result.Logits.Relative, 1e-4, 2e-2);
         Assert.InRange(result.Loss.Relative, 0, 5e-3);
         Assert.InRange(result.WorstGradient.Relative, 1e-4, 1e-1);
@@ -41,7 +42,7 @@ public class MixedPrecisionTests
         var defaults = ConfigResolver.Resolve(ConfigLoader.Load(path, [])).Config;
         var fp32 = ConfigResolver.Resolve(ConfigLoader.Load(path, ["precision=fp32"])).Config;
         var bf16 = ConfigResolver.Resolve(ConfigLoader.Load(path, ["precision=bf16"])).Config;
-        Assert.Equal(MixedPrecision.Float32, defaults.Precision);
+        Assert.Equal(PrecisionNames.Float32, defaults.Precision);
         // The hash runs/ directories of this config had before the key existed.
         Assert.Equal("5fa68599", ConfigWriter.ShortHash(defaults));
         Assert.Equal(ConfigWriter.ShortHash(defaults), ConfigWriter.ShortHash(fp32));

@@ -1,3 +1,4 @@
+using Rebased.Modules;
 using Rebased.Training;
 using static Rebased.Tests.Training.TrainingTestKit;
 

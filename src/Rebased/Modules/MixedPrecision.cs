@@ -1,6 +1,7 @@
+using Rebased.Configs;
 using TorchSharp.Modules;
 
-namespace Rebased.Models;
+namespace Rebased.Modules;
 
 /// <summary>
 /// Autocast-style mixed precision. Inside <see cref="Use"/> with bfloat16, the model's matrix products (its Linear
@@ -12,10 +13,6 @@ namespace Rebased.Models;
 /// </summary>
 public static class MixedPrecision
 {
-    public const string Float32 = "fp32";
-    public const string BFloat16 = "bf16";
-    public static readonly IReadOnlyList<string> Names = [Float32, BFloat16];
-
     private static readonly AsyncLocal<ScalarType?> Active = new();
 
     /// <summary>The operand type of matrix products in this context, or null for fp32 everywhere.</summary>
@@ -27,9 +24,9 @@ public static class MixedPrecision
         var previous = Active.Value;
         Active.Value = precision switch
         {
-            Float32 => null,
-            BFloat16 => ScalarType.BFloat16,
-            _ => throw new ArgumentException($"precision '{precision}': expected {string.Join(" or ", Names)}"),
+            PrecisionNames.Float32 => null,
+            PrecisionNames.BFloat16 => ScalarType.BFloat16,
+            _ => throw new ArgumentException($"precision '{precision}': expected {string.Join(" or ", PrecisionNames.Names)}"),
         };
         return new Restore(previous);
     }

@@ -2,7 +2,7 @@ using Rebased.Kernels.Normalization;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 
-namespace Rebased.Models;
+namespace Rebased.Modules;
 
 /// <summary>
 /// nn.LayerNorm over the last dimension with the same parameters (weight = 1, bias = 0, in that order; none without
