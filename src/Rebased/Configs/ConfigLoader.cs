@@ -161,7 +161,7 @@ public static class ConfigLoader
         if (node is not YamlScalarNode scalar) throw new UserError($"{where}: '{path}' must be a single value");
         var text = scalar.Value ?? "";
         bool plain = scalar.Style is ScalarStyle.Plain or ScalarStyle.Any;
-        bool isNull = plain && text is "" or "~" or "null" or "Null" or "NULL" or "None";
+        bool isNull = plain && YamlText.IsNull(text);
         if (type == typeof(string))
         {
             if (!isNull) return text;
@@ -171,7 +171,7 @@ public static class ConfigLoader
         if (isNull) throw new UserError($"{where}: '{path}' needs a value");
         if (type == typeof(bool))
         {
-            if (ParseBool(text) is { } b) return b;
+            if (YamlText.Boolean(text) is { } b) return b;
             throw new UserError($"{where}: '{path}' expects true or false, got '{text}'");
         }
         if (type == typeof(int) || type == typeof(long))
@@ -193,14 +193,7 @@ public static class ConfigLoader
         throw new InvalidOperationException($"config property {path} has unsupported type {type}");
     }
 
-    private static bool? ParseBool(string text) => text.ToLowerInvariant() switch
-    {
-        "true" or "yes" or "on" => true,
-        "false" or "no" or "off" => false,
-        _ => null,
-    };
-
-    /// <summary>Keyword arguments keep YAML's own typing: integers, numbers, booleans, strings, lists, mappings.</summary>
+    /// <summary>Keyword arguments keep YAML's typing (<see cref="YamlText.Typed"/>; integers that fit become int), lists and mappings.</summary>
     private static object? FreeValue(YamlNode node)
     {
         switch (node)
@@ -212,14 +205,8 @@ public static class ConfigLoader
             case YamlSequenceNode seq:
                 return seq.Children.Select(FreeValue).ToList();
             case YamlScalarNode scalar:
-                var text = scalar.Value ?? "";
-                if (scalar.Style is not (ScalarStyle.Plain or ScalarStyle.Any)) return text;
-                if (text is "" or "~" or "null" or "None") return null;
-                if (ParseBool(text) is { } b) return b;
-                if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l))
-                    return l is >= int.MinValue and <= int.MaxValue ? (int)l : l;
-                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return d;
-                return text;
+                var value = YamlText.Typed(scalar);
+                return value is long l and >= int.MinValue and <= int.MaxValue ? (int)l : value;
             default:
                 return null;
         }

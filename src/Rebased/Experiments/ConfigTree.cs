@@ -9,8 +9,7 @@ namespace Rebased.Experiments;
 /// <summary>
 /// A run configuration as a plain tree (mappings, lists, scalars) read from the reference's YAML, with dotted-key
 /// overrides and a canonical JSON form (keys sorted, numbers in shortest round-trip form) whose SHA-256 names the run.
-/// Scalars follow YAML 1.2's core schema: integers become long, floats (5e-4 included) double, true/false bool,
-/// null/~ null; quoted scalars stay strings.
+/// Scalars are typed by <see cref="Configs.YamlText.Typed"/>, the rule the trainer's config reader uses too.
 /// </summary>
 public sealed class ConfigTree
 {
@@ -44,37 +43,9 @@ public sealed class ConfigTree
                 kv => ConvertNode(kv.Value))
             .Aggregate(new SortedDictionary<string, object?>(StringComparer.Ordinal), (acc, kv) => { acc[kv.Key] = kv.Value; return acc; }),
         YamlSequenceNode seq => seq.Children.Select(ConvertNode).ToList(),
-        YamlScalarNode scalar => ParseScalar(scalar),
+        YamlScalarNode scalar => Configs.YamlText.Typed(scalar),
         _ => throw new UserError($"unsupported YAML node at line {node.Start.Line}"),
     };
-
-    static object? ParseScalar(YamlScalarNode scalar)
-    {
-        var text = scalar.Value ?? "";
-        if (scalar.Style is YamlDotNet.Core.ScalarStyle.SingleQuoted or YamlDotNet.Core.ScalarStyle.DoubleQuoted) return text;
-        return ParseScalarText(text);
-    }
-
-    /// <summary>Types an unquoted scalar the way YAML 1.2's core schema does.</summary>
-    public static object? ParseScalarText(string text)
-    {
-        switch (text)
-        {
-            case "" or "~" or "null" or "Null" or "NULL": return null;
-            case "true" or "True" or "TRUE": return true;
-            case "false" or "False" or "FALSE": return false;
-        }
-        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return l;
-        if (text.Length > 0 && (char.IsDigit(text[0]) || text[0] is '-' or '+' or '.')
-            && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return d;
-        return text switch
-        {
-            ".inf" or "+.inf" => double.PositiveInfinity,
-            "-.inf" => double.NegativeInfinity,
-            ".nan" => double.NaN,
-            _ => text,
-        };
-    }
 
     public ConfigTree Clone() => new((SortedDictionary<string, object?>)DeepCopy(Root)!);
 

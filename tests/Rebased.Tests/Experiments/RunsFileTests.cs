@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Rebased.Experiments;
+using Rebased.Tests.Training;
 
 namespace Rebased.Tests.Experiments;
 
@@ -49,6 +50,18 @@ public class RunsFileTests : IDisposable
         Assert.Equal([0.5, 0.6, 0.7], rows.Take(3).Select(r => r.BestAccuracy!.Value), new ToleranceComparer(1e-12));
         Assert.Equal(runs[3].ConfigHash, target.Claim("w", null, TimeSpan.FromMinutes(1), sweep)!.ConfigHash);
         Assert.Equal(runs.Take(3).Select(r => r.ConfigJson), rows.Take(3).Select(r => r.ConfigJson));
+    }
+
+    [Fact]
+    public void TheCommittedFigure1RunsArePointsOfTheFigure1Sweep()
+    {
+        // The grid continues across machines from this file: a change to config reading or hashing that moved a
+        // finished run off its point would re-run it.
+        var points = SweepDefinition.Load(ConfigTests.RepoFile("configs", "figure1.yaml")).Expand().Select(r => r.Hash).ToHashSet();
+        var committed = RunsFile.Read(ConfigTests.RepoFile("docs", "results", "figure1", "runs.jsonl"));
+        Assert.Equal(90, points.Count);
+        Assert.NotEmpty(committed);
+        Assert.All(committed, line => Assert.Contains(line.Run.ConfigHash, points));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Rebased.Configs;
 using Rebased.Experiments;
 
 namespace Rebased.Tests.Experiments;
@@ -101,6 +102,28 @@ public class SweepDefinitionTests : IDisposable
         Assert.Matches("^[0-9a-f]{16}$", a.Hash());
         // A quoted number stays a string, and so changes the identity.
         Assert.NotEqual(a.Hash(), ConfigTree.FromYaml("learning_rate: '1e-3'\nmodel: {d_model: 64, name: x}\nseed: 42\n", "d").Hash());
+    }
+
+    [Fact]
+    public void TheSweepTreeAndTheTrainerTypeScalarsByOneRule()
+    {
+        const string values = "{flag: yes, off_flag: Off, none: None, tilde: ~, big: 1_000, lr: 5e-4, text: '5e-4', word: rebased, inf: .inf}";
+        var yaml = $"model:\n  sequence_mixer:\n    name: rebased\n    kwargs: {values}\n";
+        var trainer = ConfigLoader.Parse(yaml, "t").Config.Model.SequenceMixer.Kwargs;
+        var tree = (SortedDictionary<string, object?>)ConfigTree.FromYaml(yaml, "t").Get("model.sequence_mixer.kwargs")!;
+        var expected = new Dictionary<string, object?>
+        {
+            ["flag"] = true, ["off_flag"] = false, ["none"] = null, ["tilde"] = null, ["big"] = 1000L, ["lr"] = 5e-4,
+            ["text"] = "5e-4", ["word"] = "rebased", ["inf"] = double.PositiveInfinity,
+        };
+        Assert.Equal(expected.Keys.Order(), tree.Keys.Order());
+        foreach (var (key, value) in expected)
+        {
+            Assert.Equal(value, tree[key]);
+            Assert.Equal(value, trainer[key] is int i ? (long)i : trainer[key]);
+        }
+        // yes is the boolean true in the run's identity too, not the string "yes".
+        Assert.Equal(ConfigTree.FromYaml("a: yes\n", "y").Hash(), ConfigTree.FromYaml("a: true\n", "t").Hash());
     }
 
     [Fact]
