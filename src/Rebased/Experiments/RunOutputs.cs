@@ -1,19 +1,16 @@
 using System.Text.Json;
+using Rebased.Training;
 
 namespace Rebased.Experiments;
 
-/// <summary>Reads what `rebased train` leaves in a run directory: summary.json (written when the run is over),
-/// metrics.jsonl (one line per epoch) and checkpoints/last/ (the checkpoint a resume starts from).</summary>
+/// <summary>What the sweep executor needs from the run directories `rebased train` leaves (<see cref="RunDirectory"/>):
+/// whether a run can resume, its outcome once finished, and its metrics as stored in the run store.</summary>
 public static class RunOutputs
 {
     /// <summary>The executor's own log of the trainer's output, kept across attempts.</summary>
     public const string TrainLog = "train.log";
 
-    /// <summary>Whether the run has a checkpoint to resume from: checkpoints/last, or checkpoints/last.old when the
-    /// trainer was stopped in the middle of replacing it (the trainer restores it).</summary>
-    public static bool HasCheckpoint(string runDir) =>
-        new[] { "last", "last.old" }.Select(name => Path.Combine(runDir, "checkpoints", name))
-            .Any(dir => Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any());
+    public static bool HasCheckpoint(string runDir) => RunDirectory.At(runDir).HasCheckpointToResume;
 
     /// <summary>Removes what an attempt that never reached a checkpoint left behind (the trainer refuses a run
     /// directory that already holds a run), keeping the executor's log and the run's lock file.</summary>
@@ -22,43 +19,25 @@ public static class RunOutputs
         if (!Directory.Exists(runDir)) return;
         foreach (var entry in Directory.EnumerateFileSystemEntries(runDir))
         {
-            if (Path.GetFileName(entry) is TrainLog or Training.RunLock.FileName) continue;
+            if (Path.GetFileName(entry) is TrainLog or RunLock.FileName) continue;
             if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
             else File.Delete(entry);
         }
     }
 
-    /// <summary>The outcome of a finished run, or null when summary.json is missing or does not say "finished".</summary>
+    /// <summary>The outcome of a finished run, or null when summary.json is missing, unreadable or not "finished".</summary>
     public static RunOutcome? ReadFinished(string runDir)
     {
-        var summaryPath = Path.Combine(runDir, "summary.json");
-        if (!File.Exists(summaryPath)) return null;
-        string text;
-        JsonElement summary;
-        try
-        {
-            text = File.ReadAllText(summaryPath);
-            summary = JsonDocument.Parse(text).RootElement.Clone();
-        }
-        catch (Exception e) when (e is JsonException or IOException)
-        {
-            return null;
-        }
-        if (!summary.TryGetProperty("status", out var status) || status.GetString() != "finished") return null;
-        return new RunOutcome(
-            BestAccuracy: Number(summary, "best_accuracy") ?? throw new UserError($"{summaryPath}: no best_accuracy"),
-            StopReason: summary.TryGetProperty("stop_reason", out var stop) ? stop.GetString() ?? "" : "",
-            EpochsRun: (int)(Number(summary, "epochs_run") ?? 0),
-            WallTimeSeconds: Number(summary, "wall_time_s") ?? 0,
-            MetricsJson: ReadMetrics(runDir) ?? "[]",
-            SummaryJson: text,
-            Device: summary.TryGetProperty("device", out var device) && device.ValueKind == JsonValueKind.String ? device.GetString() : null);
+        var run = RunDirectory.At(runDir);
+        if (run.TryReadSummary() is not { Status: "finished" } summary) return null;
+        return new RunOutcome(summary.BestAccuracy, summary.StopReason, summary.EpochsRun, summary.WallTimeS,
+            ReadMetrics(runDir) ?? "[]", File.ReadAllText(run.SummaryPath), summary.Device);
     }
 
     /// <summary>metrics.jsonl as a JSON array (a torn last line, from a run killed while writing, is left out).</summary>
     public static string? ReadMetrics(string runDir)
     {
-        var path = Path.Combine(runDir, "metrics.jsonl");
+        var path = RunDirectory.At(runDir).MetricsPath;
         if (!File.Exists(path)) return null;
         var lines = new List<string>();
         foreach (var line in File.ReadLines(path))
@@ -69,7 +48,4 @@ public static class RunOutputs
         }
         return "[" + string.Join(",", lines) + "]";
     }
-
-    static double? Number(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
 }
