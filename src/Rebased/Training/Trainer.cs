@@ -57,6 +57,41 @@ public sealed class Trainer
     /// <summary>Trains to the end (early stop, max epochs or divergence) or to a cancellation; returns the summary it wrote.</summary>
     public RunSummary Run(bool resume)
     {
+        var run = Start(resume);
+        // A checkpoint written after the epoch that crossed the threshold: the run had stopped early (its summary was lost).
+        if (run.From.NextBatch == 0 && run.From.Epoch > 0 && run.Best > _config.EarlyStoppingThreshold)
+            return Finish(run, StopReasons.EarlyStop, Math.Min(run.From.Epoch, _config.MaxEpochs));
+
+        for (int epoch = run.From.Epoch; epoch < _config.MaxEpochs; epoch++)
+        {
+            double lr = CosineSchedule.LearningRate(epoch, _config.LearningRate, _config.MaxEpochs);
+            var trained = TrainEpoch(run, epoch, lr);
+            if (trained.StopReason is { } stopped) return Finish(run, stopped, epoch + 1);
+            var (validLoss, validAccuracy) = Evaluate(epoch);
+            if (EndEpoch(run, epoch, lr, trained, validLoss, validAccuracy) is { } stop) return Finish(run, stop, epoch + 1);
+        }
+        return Finish(run, StopReasons.MaxEpochs, _config.MaxEpochs);
+    }
+
+    /// <summary>What one process of a run carries from epoch to epoch.</summary>
+    private sealed class RunState(AdamW optimizer, TrainingPosition from, long parameterCount, TorchSharp.Modules.SummaryWriter tensorBoard)
+    {
+        public AdamW Optimizer { get; } = optimizer;
+        /// <summary>Where this process started: the checkpoint's position, or the beginning.</summary>
+        public TrainingPosition From { get; } = from;
+        public long ParameterCount { get; } = parameterCount;
+        public TorchSharp.Modules.SummaryWriter TensorBoard { get; } = tensorBoard;
+        public Stopwatch Wall { get; } = Stopwatch.StartNew();
+        public long Step { get; set; } = from.OptimizerSteps;
+        public double Best { get; set; } = from.BestAccuracy;
+        public double ElapsedSeconds => From.ElapsedSeconds + Wall.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>An epoch's training: its mean micro-batch loss, tokens and time, or the reason it stopped early.</summary>
+    private sealed record EpochTraining(double TrainLoss, long Tokens, double TrainSeconds, string? StopReason = null);
+
+    private RunState Start(bool resume)
+    {
         var parameters = _model.Module.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         var optimizer = new AdamW(parameters, _config.LearningRate, _config.WeightDecay);
         long parameterCount = _model.ParameterCount();
@@ -66,124 +101,126 @@ public sealed class Trainer
         var position = resume
             ? Checkpoint.Load(_run.LastCheckpoint, _model, optimizer, _configHash)
             : new TrainingPosition(0, 0, 0, 0, 0, 0, 0, 0, 0, _configHash, parameterCount);
-        int usableBatches = StepsPerEpoch * AccumulationSteps;
-        if (position.NextBatch > usableBatches)
-            throw new UserError($"{_run.LastCheckpoint}: next_batch {position.NextBatch} is past the {usableBatches} batches of an epoch: restore position.json, or delete the checkpoint folder to train the run again from the beginning");
+        if (position.NextBatch > UsableBatches)
+            throw new UserError($"{_run.LastCheckpoint}: next_batch {position.NextBatch} is past the {UsableBatches} batches of an epoch: restore position.json, or delete the checkpoint folder to train the run again from the beginning");
         if (resume)
         {
             _run.TruncateMetrics(position.Epoch);
             _run.RemoveSummary();
         }
-        var tensorBoard = _run.OpenTensorBoard();
-        var wall = Stopwatch.StartNew();
-        double ElapsedSeconds() => position.ElapsedSeconds + wall.Elapsed.TotalSeconds;
-        double best = position.BestAccuracy;
-        long step = position.OptimizerSteps;
+        return new RunState(optimizer, position, parameterCount, _run.OpenTensorBoard());
+    }
+
+    /// <summary>Micro-batches of an epoch that make whole optimizer steps (the leftovers are dropped, as the reference does).</summary>
+    private int UsableBatches => StepsPerEpoch * AccumulationSteps;
+
+    /// <summary>
+    /// One epoch's optimizer steps, from the checkpoint's batch when this is the epoch a resume starts in. Stops with
+    /// Diverged on a non-finite loss, or with Interrupted (after writing the checkpoint) on cancellation.
+    /// </summary>
+    private EpochTraining TrainEpoch(RunState run, int epoch, double lr)
+    {
+        var from = run.From;
+        bool continuing = epoch == from.Epoch;
+        run.Optimizer.LearningRate = lr;
+        _model.Module.train();
+
+        using var lossSum = torch.tensor(continuing ? from.EpochLossSum : 0.0, ScalarType.Float64, _device);
+        using var nonFinite = torch.zeros(1, ScalarType.Bool, _device);
+        int lossCount = continuing ? from.EpochLossCount : 0;
+        long tokens = continuing ? from.EpochTokens : 0;
+        double previousTrainSeconds = continuing ? from.EpochTrainSeconds : 0;
+        var trainClock = Stopwatch.StartNew();
+        double TrainSeconds() => previousTrainSeconds + trainClock.Elapsed.TotalSeconds;
+        double windowStart = continuing ? from.EpochLossSum : 0;
+        int windowCount = 0;
         long totalSteps = (long)StepsPerEpoch * _config.MaxEpochs;
 
-        RunSummary Finish(string stopReason, int epochsRun)
+        EpochTraining Diverged()
         {
-            var summary = new RunSummary(_config.RunId, stopReason == StopReasons.Interrupted ? "interrupted" : "finished", stopReason, best,
-                epochsRun, step, ElapsedSeconds(), parameterCount, _device.ToString(), _configHash,
-                TorchRuntime.HardwareName(_device), BuildInfo.Commit);
-            _run.WriteSummary(summary);
-            return summary;
+            run.Optimizer.ZeroGrad();
+            return new EpochTraining(double.NaN, tokens, TrainSeconds(), StopReasons.Diverged);
         }
 
-        // A checkpoint written after the epoch that crossed the threshold: the run had stopped early (its summary was lost).
-        if (position.NextBatch == 0 && position.Epoch > 0 && best > _config.EarlyStoppingThreshold)
-            return Finish(StopReasons.EarlyStop, Math.Min(position.Epoch, _config.MaxEpochs));
-
-        for (int epoch = position.Epoch; epoch < _config.MaxEpochs; epoch++)
+        for (int b = continuing ? from.NextBatch : 0; b < UsableBatches; b++)
         {
-            bool continuing = epoch == position.Epoch;
-            int firstBatch = continuing ? position.NextBatch : 0;
-            double lr = CosineSchedule.LearningRate(epoch, _config.LearningRate, _config.MaxEpochs);
-            optimizer.LearningRate = lr;
-            _model.Module.train();
-
-            using var lossSum = torch.tensor(continuing ? position.EpochLossSum : 0.0, ScalarType.Float64, _device);
-            using var nonFinite = torch.zeros(1, ScalarType.Bool, _device);
-            int lossCount = continuing ? position.EpochLossCount : 0;
-            long tokens = continuing ? position.EpochTokens : 0;
-            double previousTrainSeconds = continuing ? position.EpochTrainSeconds : 0;
-            var trainClock = Stopwatch.StartNew();
-            double windowStart = continuing ? position.EpochLossSum : 0;
-            int windowCount = 0;
-
-            TrainingPosition Here(int nextBatch) => new(epoch, nextBatch, step, lossSum.item<double>(), lossCount, tokens,
-                previousTrainSeconds + trainClock.Elapsed.TotalSeconds, best, ElapsedSeconds(), _configHash, parameterCount);
-
-            for (int b = firstBatch; b < usableBatches; b++)
+            using (var scope = NewDisposeScope())
             {
-                using (var scope = NewDisposeScope())
-                {
-                    SeedDropout(epoch, b);
-                    var batch = _train.Batch(epoch, b);
-                    Tensor detached;
-                    using (MixedPrecision.Use(_config.Precision)) detached = ForwardBackward(_model, batch, AccumulationSteps);
-                    lossSum.add_(detached);
-                    nonFinite.logical_or_(detached.isfinite().logical_not());
-                    lossCount++;
-                    windowCount++;
-                    tokens += batch.Tokens;
-                }
-                if ((b + 1) % AccumulationSteps != 0) continue;
-                optimizer.Step();
-                optimizer.ZeroGrad();
-                step++;
-
-                int stepInEpoch = (b + 1) / AccumulationSteps;
-                if (stepInEpoch % Math.Max(1, _options.ProgressInterval) == 0 || stepInEpoch == StepsPerEpoch || _options.Cancellation.IsCancellationRequested)
-                {
-                    double sum = lossSum.item<double>();
-                    if (nonFinite.item<bool>()) return Diverged(epoch);
-                    double trainSeconds = previousTrainSeconds + trainClock.Elapsed.TotalSeconds;
-                    _options.OnProgress?.Invoke(new StepProgress(epoch, _config.MaxEpochs, stepInEpoch, StepsPerEpoch, step,
-                        (sum - windowStart) / Math.Max(1, windowCount), tokens / Math.Max(1e-9, trainSeconds), ElapsedSeconds(),
-                        RemainingSeconds(wall.Elapsed.TotalSeconds, step - position.OptimizerSteps, totalSteps - step), best));
-                    windowStart = sum;
-                    windowCount = 0;
-                }
-                if (_options.Cancellation.IsCancellationRequested)
-                {
-                    Checkpoint.Save(_run.LastCheckpoint, _model, optimizer, Here(b + 1));
-                    return Finish(StopReasons.Interrupted, epoch + 1);
-                }
+                SeedDropout(epoch, b);
+                var batch = _train.Batch(epoch, b);
+                Tensor detached;
+                using (MixedPrecision.Use(_config.Precision)) detached = ForwardBackward(_model, batch, AccumulationSteps);
+                lossSum.add_(detached);
+                nonFinite.logical_or_(detached.isfinite().logical_not());
+                lossCount++;
+                windowCount++;
+                tokens += batch.Tokens;
             }
-            optimizer.ZeroGrad();
-            double trainLoss = lossSum.item<double>() / Math.Max(1, lossCount);
-            if (nonFinite.item<bool>()) return Diverged(epoch);
-            double epochTrainSeconds = previousTrainSeconds + trainClock.Elapsed.TotalSeconds;
+            if ((b + 1) % AccumulationSteps != 0) continue;
+            run.Optimizer.Step();
+            run.Optimizer.ZeroGrad();
+            run.Step++;
 
-            var (validLoss, validAccuracy) = Evaluate(epoch);
-            var metrics = new EpochMetrics(step, epoch, lr, trainLoss, validLoss, validAccuracy,
-                tokens / Math.Max(1e-9, epochTrainSeconds), ElapsedSeconds());
-            _run.AppendMetrics(metrics);
-            tensorBoard.add_scalar("train/loss", (float)trainLoss, (int)step);
-            tensorBoard.add_scalar("valid/loss", (float)validLoss, (int)step);
-            tensorBoard.add_scalar("valid/accuracy", (float)validAccuracy, (int)step);
-            tensorBoard.add_scalar("lr", (float)lr, (int)step);
-            tensorBoard.add_scalar("tokens_per_s", (float)metrics.TokensPerS, (int)step);
-            _options.OnEpoch?.Invoke(metrics);
-
-            bool improved = validAccuracy > best;
-            if (improved) best = validAccuracy;
-            var next = new TrainingPosition(epoch + 1, 0, step, 0, 0, 0, 0, best, ElapsedSeconds(), _configHash, parameterCount);
-            Checkpoint.Save(_run.LastCheckpoint, _model, optimizer, next);
-            if (improved) Checkpoint.Copy(_run.LastCheckpoint, _run.BestCheckpoint);
-
-            if (validAccuracy > _config.EarlyStoppingThreshold) return Finish(StopReasons.EarlyStop, epoch + 1);
-            if (!double.IsFinite(validLoss)) return Diverged(epoch);
-            if (_options.Cancellation.IsCancellationRequested && epoch + 1 < _config.MaxEpochs) return Finish(StopReasons.Interrupted, epoch + 1);
+            int stepInEpoch = (b + 1) / AccumulationSteps;
+            if (stepInEpoch % Math.Max(1, _options.ProgressInterval) == 0 || stepInEpoch == StepsPerEpoch || _options.Cancellation.IsCancellationRequested)
+            {
+                double sum = lossSum.item<double>();
+                if (nonFinite.item<bool>()) return Diverged();
+                _options.OnProgress?.Invoke(new StepProgress(epoch, _config.MaxEpochs, stepInEpoch, StepsPerEpoch, run.Step,
+                    (sum - windowStart) / Math.Max(1, windowCount), tokens / Math.Max(1e-9, TrainSeconds()), run.ElapsedSeconds,
+                    RemainingSeconds(run.Wall.Elapsed.TotalSeconds, run.Step - from.OptimizerSteps, totalSteps - run.Step), run.Best));
+                windowStart = sum;
+                windowCount = 0;
+            }
+            if (_options.Cancellation.IsCancellationRequested)
+            {
+                var here = new TrainingPosition(epoch, b + 1, run.Step, lossSum.item<double>(), lossCount, tokens,
+                    TrainSeconds(), run.Best, run.ElapsedSeconds, _configHash, run.ParameterCount);
+                Checkpoint.Save(_run.LastCheckpoint, _model, run.Optimizer, here);
+                return new EpochTraining(double.NaN, tokens, TrainSeconds(), StopReasons.Interrupted);
+            }
         }
-        return Finish(StopReasons.MaxEpochs, _config.MaxEpochs);
+        run.Optimizer.ZeroGrad();
+        if (nonFinite.item<bool>()) return Diverged();
+        return new EpochTraining(lossSum.item<double>() / Math.Max(1, lossCount), tokens, TrainSeconds());
+    }
 
-        RunSummary Diverged(int epoch)
-        {
-            optimizer.ZeroGrad();
-            return Finish(StopReasons.Diverged, epoch + 1);
-        }
+    /// <summary>
+    /// After the evaluation: the epoch's metrics (metrics.jsonl, TensorBoard, the callback), the checkpoint at the
+    /// epoch's end (and the best one), and the reason to stop here, if any.
+    /// </summary>
+    private string? EndEpoch(RunState run, int epoch, double lr, EpochTraining trained, double validLoss, double validAccuracy)
+    {
+        var metrics = new EpochMetrics(run.Step, epoch, lr, trained.TrainLoss, validLoss, validAccuracy,
+            trained.Tokens / Math.Max(1e-9, trained.TrainSeconds), run.ElapsedSeconds);
+        _run.AppendMetrics(metrics);
+        int step = (int)run.Step;
+        run.TensorBoard.add_scalar("train/loss", (float)trained.TrainLoss, step);
+        run.TensorBoard.add_scalar("valid/loss", (float)validLoss, step);
+        run.TensorBoard.add_scalar("valid/accuracy", (float)validAccuracy, step);
+        run.TensorBoard.add_scalar("lr", (float)lr, step);
+        run.TensorBoard.add_scalar("tokens_per_s", (float)metrics.TokensPerS, step);
+        _options.OnEpoch?.Invoke(metrics);
+
+        bool improved = validAccuracy > run.Best;
+        if (improved) run.Best = validAccuracy;
+        var next = new TrainingPosition(epoch + 1, 0, run.Step, 0, 0, 0, 0, run.Best, run.ElapsedSeconds, _configHash, run.ParameterCount);
+        Checkpoint.Save(_run.LastCheckpoint, _model, run.Optimizer, next);
+        if (improved) Checkpoint.Copy(_run.LastCheckpoint, _run.BestCheckpoint);
+
+        if (validAccuracy > _config.EarlyStoppingThreshold) return StopReasons.EarlyStop;
+        if (!double.IsFinite(validLoss)) return StopReasons.Diverged;
+        if (_options.Cancellation.IsCancellationRequested && epoch + 1 < _config.MaxEpochs) return StopReasons.Interrupted;
+        return null;
+    }
+
+    private RunSummary Finish(RunState run, string stopReason, int epochsRun)
+    {
+        var summary = new RunSummary(_config.RunId, stopReason == StopReasons.Interrupted ? "interrupted" : "finished", stopReason, run.Best,
+            epochsRun, run.Step, run.ElapsedSeconds, run.ParameterCount, _device.ToString(), _configHash,
+            TorchRuntime.HardwareName(_device), BuildInfo.Commit);
+        _run.WriteSummary(summary);
+        return summary;
     }
 
     /// <summary>
