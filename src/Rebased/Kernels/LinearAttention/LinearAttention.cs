@@ -15,13 +15,7 @@ public enum PolynomialKernel
 /// q, k: [B, H, T, D]; v: [B, H, T, Dv]; returns y: [B, H, T, Dv] in the dtype of v.
 /// Every form computes the same function and is differentiable in q, k and v.
 /// </summary>
-public interface ILinearAttention
+public interface ILinearAttention : IKernelForm
 {
-    /// <summary>The form's name as used in configs and on the command line (naive, chunked, recurrent, fused).</summary>
-    string Name { get; }
-
-    /// <summary>Whether this form runs on tensors of this device and dtype.</summary>
-    bool Supports(Device device, ScalarType dtype);
-
     Tensor Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps);
 }

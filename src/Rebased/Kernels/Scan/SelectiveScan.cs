@@ -7,13 +7,13 @@ namespace Rebased.Kernels.Scan;
 /// u, delta, z: [B, D, L]; a: [D, N] (real, normally negative); b, c: [B, N, L]; d, deltaBias: [D].
 /// Returns y: [B, D, L]. Every form computes the same function and is differentiable in all tensor inputs.
 /// </summary>
-public interface ISelectiveScan
+public interface ISelectiveScan : IKernelForm
 {
-    /// <summary>The form's name as used in configs and on the command line (recurrent, parallel).</summary>
-    string Name { get; }
+    /// <summary>The composed forms run on every device and dtype.</summary>
+    bool IKernelForm.Supports(Device device, ScalarType dtype) => true;
 
-    /// <summary>Whether the form runs on tensors of this device and dtype (the composed forms run everywhere).</summary>
-    bool Supports(Device device, ScalarType dtype) => true;
+    /// <summary>Whether the form runs on these inputs (a fused kernel may support only some state sizes).</summary>
+    bool SupportsInputs(Tensor u, Tensor a) => Supports(u.device, u.dtype);
 
     Tensor Forward(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor? d = null, Tensor? z = null,
         Tensor? deltaBias = null, bool deltaSoftplus = false);
@@ -22,27 +22,29 @@ public interface ISelectiveScan
 /// <summary>All selective-scan forms by name, and the parts every form shares.</summary>
 public static class SelectiveScanForms
 {
-    private static readonly SelectiveScanCuda Cuda = new();
-    private static readonly ISelectiveScan[] Forms = { new SelectiveScanParallel(), new SelectiveScanRecurrent(), Cuda };
+    /// <summary>Every implementation; <c>auto</c> prefers the fused CUDA form, then the parallel one.</summary>
+    public static KernelForms<ISelectiveScan> Registry { get; } = new("selective-scan",
+        [new SelectiveScanParallel(), new SelectiveScanRecurrent(), new SelectiveScanCuda()], autoPreference: ["cuda", "parallel", "recurrent"]);
+
     private static readonly ISelectiveScan AutoForm = new SelectiveScanAuto();
 
-    public static IReadOnlyList<ISelectiveScan> All => Forms;
+    public static IReadOnlyList<ISelectiveScan> All => Registry.All;
 
-    /// <summary>The forms that run on tensors of this device and dtype.</summary>
-    public static IEnumerable<ISelectiveScan> Supporting(Device device, ScalarType dtype) => Forms.Where(f => f.Supports(device, dtype));
+    /// <summary>The forms that run on tensors of this device and dtype, in the order of preference.</summary>
+    public static IEnumerable<ISelectiveScan> Supporting(Device device, ScalarType dtype) => Registry.Supporting(device, dtype);
 
     /// <summary>
-    /// The form called <paramref name="name"/>; "auto" chooses per call from the tensors: the fused CUDA form
-    /// for float32 CUDA tensors with a state size it supports, the parallel form otherwise.
+    /// The form called <paramref name="name"/>; "auto" chooses per call from the tensors (<see cref="Auto"/>): a
+    /// mixer names its form before it knows the device.
     /// </summary>
     public static ISelectiveScan Get(string name) =>
         name == "auto"
             ? AutoForm
-            : Forms.FirstOrDefault(f => f.Name == name)
-              ?? throw new UserError($"unknown selective-scan form '{name}' (known: auto, {string.Join(", ", Forms.Select(f => f.Name))})");
+            : All.FirstOrDefault(f => f.Name == name)
+              ?? throw new UserError($"unknown selective-scan form '{name}' (known: auto, {string.Join(", ", All.Select(f => f.Name))})");
 
-    /// <summary>The form "auto" runs for these inputs.</summary>
-    public static ISelectiveScan Auto(Tensor u, Tensor a) => Cuda.SupportsInputs(u, a) ? Cuda : Forms[0];
+    /// <summary>The form "auto" runs for these inputs: the most preferred that supports them.</summary>
+    public static ISelectiveScan Auto(Tensor u, Tensor a) => Supporting(u.device, u.dtype).First(f => f.SupportsInputs(u, a));
 
     private sealed class SelectiveScanAuto : ISelectiveScan
     {

@@ -8,13 +8,10 @@ namespace Rebased.Kernels.Scan;
 /// Every form computes the same function in a numerically stable way (log-space running maxima, so large
 /// keys and decays neither overflow nor underflow) and is differentiable in all four inputs.
 /// </summary>
-public interface IWkv
+public interface IWkv : IKernelForm
 {
-    /// <summary>The form's name as used in configs and on the command line (recurrent, parallel).</summary>
-    string Name { get; }
-
-    /// <summary>Whether the form runs on tensors of this device and dtype (the composed forms run everywhere).</summary>
-    bool Supports(Device device, ScalarType dtype) => true;
+    /// <summary>The composed forms run on every device and dtype.</summary>
+    bool IKernelForm.Supports(Device device, ScalarType dtype) => true;
 
     Tensor Forward(Tensor timeDecay, Tensor timeFirst, Tensor k, Tensor v);
 }
@@ -22,26 +19,29 @@ public interface IWkv
 /// <summary>All WKV forms by name.</summary>
 public static class WkvForms
 {
-    private static readonly IWkv[] Forms = { new WkvParallel(), new WkvRecurrent(), new WkvCuda() };
+    /// <summary>Every implementation; <c>auto</c> prefers the fused CUDA form, then the parallel one.</summary>
+    public static KernelForms<IWkv> Registry { get; } = new("WKV",
+        [new WkvParallel(), new WkvRecurrent(), new WkvCuda()], autoPreference: ["cuda", "parallel", "recurrent"]);
+
     private static readonly IWkv AutoForm = new WkvAuto();
 
-    public static IReadOnlyList<IWkv> All => Forms;
+    public static IReadOnlyList<IWkv> All => Registry.All;
 
-    /// <summary>The forms that run on tensors of this device and dtype.</summary>
-    public static IEnumerable<IWkv> Supporting(Device device, ScalarType dtype) => Forms.Where(f => f.Supports(device, dtype));
+    /// <summary>The forms that run on tensors of this device and dtype, in the order of preference.</summary>
+    public static IEnumerable<IWkv> Supporting(Device device, ScalarType dtype) => Registry.Supporting(device, dtype);
 
     /// <summary>
-    /// The form called <paramref name="name"/>; "auto" chooses per call from the tensors: the fused CUDA form
-    /// for float32 CUDA tensors, the parallel form otherwise.
+    /// The form called <paramref name="name"/>; "auto" chooses per call from the tensors (<see cref="Auto"/>): a
+    /// mixer names its form before it knows the device.
     /// </summary>
     public static IWkv Get(string name) =>
         name == "auto"
             ? AutoForm
-            : Forms.FirstOrDefault(f => f.Name == name)
-              ?? throw new UserError($"unknown WKV form '{name}' (known: auto, {string.Join(", ", Forms.Select(f => f.Name))})");
+            : All.FirstOrDefault(f => f.Name == name)
+              ?? throw new UserError($"unknown WKV form '{name}' (known: auto, {string.Join(", ", All.Select(f => f.Name))})");
 
     /// <summary>The form "auto" runs for tensors of this device and dtype.</summary>
-    public static IWkv Auto(Device device, ScalarType dtype) => Forms[2].Supports(device, dtype) ? Forms[2] : Forms[0];
+    public static IWkv Auto(Device device, ScalarType dtype) => Registry.Get("auto", device, dtype);
 
     private sealed class WkvAuto : IWkv
     {
