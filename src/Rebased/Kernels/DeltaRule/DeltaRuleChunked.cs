@@ -27,16 +27,12 @@ public sealed class DeltaRuleChunked : IDeltaRule
     public Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor beta, double scale)
     {
         using var scope = NewDisposeScope();
-        long b = q.shape[0], h = q.shape[1], t = q.shape[2], dk = q.shape[3], dv = v.shape[3];
-        var time = new TimeChunks(t, ChunkSize);
-        long chunks = time.Count;
-        var compute = KernelDtypes.Accumulation(v.dtype);
+        long b = q.shape[0], h = q.shape[1], dk = q.shape[3], dv = v.shape[3];
         // Zeros after the end: β = 0 makes the correction, and so the state change, zero.
-        Tensor Chunk(Tensor x) => time.Split(x, compute);
-        var qc = Chunk(q) * scale;
-        var kc = Chunk(k);
-        var vc = Chunk(v);
-        var bc = Chunk(beta.unsqueeze(-1));
+        var chunked = ChunkedQkv.Split(q, k, v, scale, ChunkSize);
+        var (time, compute, qc, kc, vc) = chunked;
+        long chunks = time.Count;
+        var bc = chunked.Chunk(beta.unsqueeze(-1));
 
         var strictlyLower = (bc * matmul(kc, kc.transpose(-2, -1))).tril(-1);
         var identity = eye(ChunkSize, dtype: compute, device: q.device);

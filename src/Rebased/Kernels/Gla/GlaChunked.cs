@@ -30,17 +30,13 @@ public sealed class GlaChunked : IGatedLinearAttention
     public Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor logDecay, double scale)
     {
         using var scope = NewDisposeScope();
-        long b = q.shape[0], h = q.shape[1], t = q.shape[2], dk = q.shape[3], dv = v.shape[3];
-        var time = new TimeChunks(t, ChunkSize);
-        long chunks = time.Count;
-        var compute = KernelDtypes.Accumulation(v.dtype);
+        long b = q.shape[0], h = q.shape[1], dk = q.shape[3], dv = v.shape[3];
         // Zeros after the end: k = v = 0 add nothing to the state and g = 0 decays nothing.
-        Tensor Chunk(Tensor x) => time.Split(x, compute);
-        var qc = Chunk(q) * scale;
-        var kc = Chunk(k);
-        var vc = Chunk(v);
+        var chunked = ChunkedQkv.Split(q, k, v, scale, ChunkSize);
+        var (time, compute, qc, kc, vc) = chunked;
+        long chunks = time.Count;
         // log of the decay from the chunk's start through each position: ≤ 0 and non-increasing along the chunk.
-        var decay = Chunk(logDecay).cumsum(-2);
+        var decay = chunked.Chunk(logDecay).cumsum(-2);
 
         var intra = matmul(IntraChunkScores(qc, kc, decay), vc);
 
