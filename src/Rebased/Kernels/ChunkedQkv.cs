@@ -13,6 +13,9 @@ public readonly record struct ChunkedQkv(TimeChunks Time, ScalarType Compute, Te
         return new(time, compute, time.Split(q, compute) * scale, time.Split(k, compute), time.Split(v, compute));
     }
 
+    /// <summary>The zero state [B, H, Dk, Dv] that enters the first chunk.</summary>
+    public Tensor ZeroState() => zeros([Q.shape[0], Q.shape[1], Q.shape[4], V.shape[4]], Compute, Q.device);
+
     /// <summary>Another [B, H, T, D] input of the form, cut the same way.</summary>
     public Tensor Chunk(Tensor x) => Time.Split(x, Compute);
 }

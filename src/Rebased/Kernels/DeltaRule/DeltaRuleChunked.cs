@@ -8,11 +8,11 @@ namespace Rebased.Kernels.DeltaRule;
 /// independent of S. Then O = Q S + tril(Q Kᵀ) U and the next state is S + Kᵀ U: the only sequential part is
 /// two matmuls per chunk.
 /// </summary>
-public sealed class DeltaRuleChunked : IDeltaRule
+public sealed class DeltaRuleChunked : TorchOpsForm, IDeltaRule
 {
     public const int DefaultChunkSize = 64;
 
-    public DeltaRuleChunked(int chunkSize = DefaultChunkSize)
+    public DeltaRuleChunked(int chunkSize = DefaultChunkSize) : base("chunked")
     {
         if (chunkSize < 1) throw new ArgumentException($"delta-rule chunk size must be positive, got {chunkSize}");
         ChunkSize = chunkSize;
@@ -20,14 +20,10 @@ public sealed class DeltaRuleChunked : IDeltaRule
 
     public int ChunkSize { get; }
 
-    public string Name => "chunked";
-
-    public bool Supports(Device device, ScalarType dtype) => KernelDtypes.IsFloating(dtype);
-
     public Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor beta, double scale)
     {
         using var scope = NewDisposeScope();
-        long b = q.shape[0], h = q.shape[1], dk = q.shape[3], dv = v.shape[3];
+        long dk = q.shape[3], dv = v.shape[3];
         // Zeros after the end: β = 0 makes the correction, and so the state change, zero.
         var chunked = ChunkedQkv.Split(q, k, v, scale, ChunkSize);
         var (time, compute, qc, kc, vc) = chunked;
@@ -43,7 +39,7 @@ public sealed class DeltaRuleChunked : IDeltaRule
 
         var entering = new List<Tensor>((int)chunks);
         var corrections = new List<Tensor>((int)chunks);
-        var state = zeros([b, h, dk, dv], compute, q.device);
+        var state = chunked.ZeroState();
         for (long c = 0; c < chunks; c++)
         {
             var u = pseudoValues.select(2, c) - matmul(w.select(2, c), state);
