@@ -64,21 +64,6 @@ public class RwkvMambaModelTests
     }
 
     [Theory]
-    [InlineData("rwkv", 64, 1024, 623_872)]
-    [InlineData("rwkv", 128, 1024, 1_313_280)]
-    [InlineData("rwkv", 256, 1024, 2_888_704)]
-    [InlineData("rwkv", 512, 1024, 6_825_984)]
-    [InlineData("mamba", 64, 1024, 655_360)]
-    [InlineData("mamba", 128, 1024, 1_413_120)]
-    [InlineData("mamba", 256, 1024, 3_235_840)]
-    [InlineData("mamba", 512, 512, 7_847_936)] // the d=512 row was counted at L = 512 (1024 gives 8,110,080)
-    public void ParameterCountsMatchPaperTable6(string mixer, int dModel, int seqLen, long expected)
-    {
-        using var model = new LanguageModel(TestModels.Config(mixer, dModel, seqLen, vocab: 8192));
-        Assert.Equal(expected, model.ParameterCount());
-    }
-
-    [Theory]
     [InlineData("rwkv")]
     [InlineData("mamba")]
     public void SeededConstructionReproducesTheReferenceWeights(string mixer)
