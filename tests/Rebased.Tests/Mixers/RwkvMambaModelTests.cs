@@ -20,6 +20,16 @@ public class RwkvMambaModelTests
             MixerKwargs = new Dictionary<string, object?>(target.MixerKwargs) { [key] = value },
         };
 
+    /// <summary>Within the parity allowance; logits within 1e-5 and the worst of the <paramref name="gradients"/> parameter gradients within <paramref name="gradientTolerance"/> (relative errors).</summary>
+    private static void AssertClose(ParityResult result, double gradientTolerance, int gradients)
+    {
+        var label = result.Target.Label;
+        Assert.True(result.Passed, $"{label}: worst {result.Worst}");
+        Assert.True(result.Logits.Relative < 1e-5, $"{label}: logits {result.Logits.Relative}");
+        Assert.True(result.WorstGradient.Relative < gradientTolerance, $"{label}: {result.WorstGradient}");
+        Assert.Equal(gradients, result.Gradients.Count);
+    }
+
     [Theory]
     [InlineData("parallel")]
     [InlineData("recurrent")]
@@ -30,12 +40,8 @@ public class RwkvMambaModelTests
         Assert.Equal(2, targets.Count);
         foreach (var target in targets)
         {
-            var result = Parity.Run(fixture, WithKwarg(target, Rwkv4TimeMixer.WkvFormKwarg, form));
-            Assert.True(result.Passed, $"{result.Target.Label}: worst {result.Worst}");
             // The emulated rounding reproduces the reference's bf16 numbers far inside the 5e-3 allowance.
-            Assert.True(result.Logits.Relative < 1e-5, $"{result.Target.Label}: logits {result.Logits.Relative}");
-            Assert.True(result.WorstGradient.Relative < 1e-4, $"{result.Target.Label}: {result.WorstGradient}");
-            Assert.Equal(30, result.Gradients.Count);
+            AssertClose(Parity.Run(fixture, WithKwarg(target, Rwkv4TimeMixer.WkvFormKwarg, form)), gradientTolerance: 1e-4, gradients: 30);
         }
     }
 
@@ -56,11 +62,7 @@ public class RwkvMambaModelTests
     {
         var fixture = ParityFixture.Load(TestModels.FixtureDir("mamba"));
         var target = Assert.Single(Parity.Targets(fixture));
-        var result = Parity.Run(fixture, WithKwarg(target, Mamba.ScanFormKwarg, form));
-        Assert.True(result.Passed, $"worst {result.Worst}");
-        Assert.True(result.Logits.Relative < 1e-5, $"logits {result.Logits.Relative}");
-        Assert.True(result.WorstGradient.Relative < 1e-5, $"{result.WorstGradient}");
-        Assert.Equal(24, result.Gradients.Count);
+        AssertClose(Parity.Run(fixture, WithKwarg(target, Mamba.ScanFormKwarg, form)), gradientTolerance: 1e-5, gradients: 24);
     }
 
     [Theory]
