@@ -83,20 +83,11 @@ public class GatedLinearAttentionTests
     [InlineData("gla_form", "fused", "unknown gla_form 'fused'")]
     [InlineData("use_short_conv", true, "use_short_conv=true is not supported")]
     [InlineData("gate_rank", 8L, "unknown argument 'gate_rank'")]
-    public void BadKwargsAreUserErrors(string key, object value, string message)
-    {
-        var config = new ComponentConfig { Name = "GatedLinearAttention", Kwargs = new() { [key] = value } };
-        Assert.Contains(message, Assert.Throws<UserError>(() => MixerFactory.Create(config, 64, 0)).Message);
-    }
+    public void BadKwargsAreUserErrors(string key, object value, string message) =>
+        RecurrentMixerChecks.AssertBadKwargRefused("GatedLinearAttention", key, value, message);
 
     [Fact]
-    public void TrainingOnTinyMqarReducesTheLoss()
-    {
-        var metrics = RecurrentMixerTraining.TrainTiny("gla");
-        Assert.Equal(4, metrics.Count);
-        Assert.True(metrics[^1].TrainLoss < metrics[0].TrainLoss - 0.1, $"train loss {metrics[0].TrainLoss} -> {metrics[^1].TrainLoss}");
-        Assert.True(metrics[^1].ValidLoss < metrics[0].ValidLoss, $"valid loss {metrics[0].ValidLoss} -> {metrics[^1].ValidLoss}");
-    }
+    public void TrainingOnTinyMqarReducesTheLoss() => RecurrentMixerChecks.AssertTinyTrainingReducesTheLoss("gla");
 
     /// <summary>The mixer's projections of u [2, 9, 16] through the two-head recurrence in float64, then the per-head RMS norm: [2, 9, 2, 8].</summary>
     private static Tensor NormedRecurrence(Tensor u, Dictionary<string, TorchSharp.Modules.Parameter> p)
