@@ -65,3 +65,10 @@ public sealed class KernelForms<TForm> where TForm : IKernelForm
         if (!IsKnown(name)) throw new UserError($"{mixer}: unknown {kwarg} '{name}' (known: auto, {string.Join(", ", Names)})");
     }
 }
+
+public static class KernelForms
+{
+    /// <summary>A family of a chunked form and the token loop it is checked against, <c>auto</c> preferring the chunked one.</summary>
+    public static KernelForms<TForm> ChunkedOverRecurrent<TForm>(string family, TForm chunked, TForm recurrent) where TForm : IKernelForm =>
+        new(family, [chunked, recurrent], autoPreference: ["chunked", "recurrent"]);
+}
