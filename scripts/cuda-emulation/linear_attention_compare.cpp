@@ -2,6 +2,7 @@
 // mapped to a host buffer), run in the emulator on the same random inputs: relative differences of y, z, dq, dk, dv.
 // Arguments: B H T D Dv interleaved(0|1); compile with -DKERNEL=0|1 -DDP=.. -DBV=.. as CudaFused.cs would choose.
 #include "cuda_emu.h"
+#include "relative_difference.h"
 #include <cstdio>
 #include <random>
 #include <cstring>
@@ -32,8 +33,6 @@ namespace before {
 namespace after {
 #include "la_after.cu"
 }
-using V = std::vector<float>;
-static double rel(const V& a, const V& b) { double n = 0, d = 0; for (size_t i = 0; i < a.size(); i++) { n += (a[i]-b[i])*(double)(a[i]-b[i]); d += (double)b[i]*b[i]; } return std::sqrt(n / (d + 1e-30)); }
 int main(int argc, char** argv) {
     int B = atoi(argv[1]), H = atoi(argv[2]), T = atoi(argv[3]), D = atoi(argv[4]), Dv = atoi(argv[5]), inter = atoi(argv[6]);
     int BH = B * H; std::mt19937 rng(3); std::normal_distribution<float> nd(0, 1);

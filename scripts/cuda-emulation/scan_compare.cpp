@@ -1,6 +1,7 @@
 // The selective-scan kernels of two versions of ScanKernels.cu (scan_before.cu, scan_after.cu), run in the emulator
 // on the same random inputs: relative differences of every output and gradient. Arguments: B D L.
 #include "cuda_emu.h"
+#include "relative_difference.h"
 #include <cstdio>
 #include <random>
 #define wkv_forward before_wkv_forward
@@ -25,8 +26,6 @@ namespace before {
 namespace after {
 #include "scan_after.cu"
 }
-using V = std::vector<float>;
-static double rel(const V& a, const V& b) { double n = 0, d = 0; for (size_t i = 0; i < a.size(); i++) { n += (a[i]-b[i])*(double)(a[i]-b[i]); d += (double)b[i]*b[i]; } return std::sqrt(n / (d + 1e-30)); }
 int main(int argc, char** argv) {
     int B = atoi(argv[1]), D = atoi(argv[2]), L = atoi(argv[3]); const int N = NSTATE_TEST;
     std::mt19937 rng(7); std::normal_distribution<float> nd(0, 1);

@@ -58,4 +58,17 @@ public sealed class KernelForms<TForm> where TForm : IKernelForm
 
     /// <summary>Whether <paramref name="name"/> is "auto" or a registered name (for validating configs before any tensor exists).</summary>
     public bool IsKnown(string name) => name == "auto" || _autoPreference.Contains(name);
+
+    /// <summary>Refuses a name that is not <see cref="IsKnown"/>, naming the mixer and the kwarg that chose it.</summary>
+    public void RequireKnown(string name, string mixer, string kwarg)
+    {
+        if (!IsKnown(name)) throw new UserError($"{mixer}: unknown {kwarg} '{name}' (known: auto, {string.Join(", ", Names)})");
+    }
+}
+
+public static class KernelForms
+{
+    /// <summary>A family of a chunked form and the token loop it is checked against, <c>auto</c> preferring the chunked one.</summary>
+    public static KernelForms<TForm> ChunkedOverRecurrent<TForm>(string family, TForm chunked, TForm recurrent) where TForm : IKernelForm =>
+        new(family, [chunked, recurrent], autoPreference: ["chunked", "recurrent"]);
 }

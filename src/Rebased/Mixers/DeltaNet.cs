@@ -36,13 +36,9 @@ public sealed class DeltaNet : nn.Module<Tensor, Tensor>, ISequenceMixer
         int convSize = 4, bool useShortConv = true, double normEps = 1e-5, string form = "auto")
         : base(nameof(DeltaNet))
     {
-        int keyDim = (int)(dModel * expandK), valueDim = (int)(dModel * expandV);
-        if (numHeads < 1) throw new UserError($"DeltaNet: num_heads must be positive, got {numHeads}");
-        if (keyDim < numHeads || keyDim % numHeads != 0 || valueDim < numHeads || valueDim % numHeads != 0)
-            throw new UserError($"DeltaNet: key width {keyDim} (d_model·expand_k) and value width {valueDim} (d_model·expand_v) must be positive multiples of num_heads {numHeads}");
+        var (keyDim, valueDim) = HeadWidths.KeyAndValue("DeltaNet", dModel, expandK, expandV, numHeads);
         if (useShortConv && convSize < 1) throw new UserError($"DeltaNet: conv_size must be positive, got {convSize}");
-        if (!DeltaRuleForms.Registry.IsKnown(form))
-            throw new UserError($"DeltaNet: unknown {FormKwarg} '{form}' (known: auto, {string.Join(", ", DeltaRuleForms.Registry.Names)})");
+        DeltaRuleForms.Registry.RequireKnown(form, "DeltaNet", FormKwarg);
         NumHeads = numHeads;
         HeadKeyDim = keyDim / numHeads;
         HeadValueDim = valueDim / numHeads;

@@ -35,16 +35,12 @@ public sealed class GatedLinearAttention : nn.Module<Tensor, Tensor>, ISequenceM
         double gateLogitNormalizer = 16, bool useOutputGate = true, string featureMap = "identity", double normEps = 1e-5, string form = "auto")
         : base(nameof(GatedLinearAttention))
     {
-        int keyDim = (int)(dModel * expandK), valueDim = (int)(dModel * expandV);
-        if (numHeads < 1) throw new UserError($"GatedLinearAttention: num_heads must be positive, got {numHeads}");
-        if (keyDim < numHeads || keyDim % numHeads != 0 || valueDim < numHeads || valueDim % numHeads != 0)
-            throw new UserError($"GatedLinearAttention: key width {keyDim} (d_model·expand_k) and value width {valueDim} (d_model·expand_v) must be positive multiples of num_heads {numHeads}");
+        var (keyDim, valueDim) = HeadWidths.KeyAndValue("GatedLinearAttention", dModel, expandK, expandV, numHeads);
         if (gateLowRankDim < 1) throw new UserError($"GatedLinearAttention: gate_low_rank_dim must be positive, got {gateLowRankDim}");
         if (!(gateLogitNormalizer > 0)) throw new UserError($"GatedLinearAttention: gate_logit_normalizer must be positive, got {gateLogitNormalizer}");
         if (!FeatureMaps.Contains(featureMap))
             throw new UserError($"GatedLinearAttention: unknown feature_map '{featureMap}' (known: {string.Join(", ", FeatureMaps)})");
-        if (!GlaForms.Registry.IsKnown(form))
-            throw new UserError($"GatedLinearAttention: unknown {FormKwarg} '{form}' (known: auto, {string.Join(", ", GlaForms.Registry.Names)})");
+        GlaForms.Registry.RequireKnown(form, "GatedLinearAttention", FormKwarg);
         NumHeads = numHeads;
         HeadKeyDim = keyDim / numHeads;
         HeadValueDim = valueDim / numHeads;

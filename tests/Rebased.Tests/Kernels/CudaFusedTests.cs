@@ -2,37 +2,12 @@ using Rebased.Kernels.LinearAttention;
 
 namespace Rebased.Tests.Kernels;
 
-/// <summary>A fact that is skipped, with the reason shown, where no CUDA device is available.</summary>
-public sealed class CudaFactAttribute : FactAttribute
-{
-    public CudaFactAttribute()
-    {
-        if (CudaFusedTests.NoCudaReason is { } reason) Skip = reason;
-    }
-}
-
-/// <summary>A theory that is skipped, with the reason shown, where no CUDA device is available.</summary>
-public sealed class CudaTheoryAttribute : TheoryAttribute
-{
-    public CudaTheoryAttribute()
-    {
-        if (CudaFusedTests.NoCudaReason is { } reason) Skip = reason;
-    }
-}
-
 public class CudaFusedTests
 {
     public CudaFusedTests() => TorchRuntime.EnsureLoaded();
 
     /// <summary>Null where CUDA runs; otherwise why the CUDA tests are skipped.</summary>
-    public static string? NoCudaReason
-    {
-        get
-        {
-            TorchRuntime.EnsureLoaded();
-            return cuda.is_available() ? null : "CUDA not available (no GPU or a CPU libtorch): CUDA fused kernel tests skipped; run `rebased bench kernels --device cuda --check` on a GPU host";
-        }
-    }
+    public static string? NoCudaReason => CudaSkip.Reason("CUDA fused kernel tests", "rebased bench kernels");
 
     public static TheoryData<int, string> Cases()
     {

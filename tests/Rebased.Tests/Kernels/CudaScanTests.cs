@@ -3,24 +3,6 @@ using Rebased.Kernels.Scan;
 
 namespace Rebased.Tests.Kernels;
 
-/// <summary>A fact about the CUDA scans, skipped with the reason shown where no CUDA device is available.</summary>
-public sealed class CudaScanFactAttribute : FactAttribute
-{
-    public CudaScanFactAttribute()
-    {
-        if (CudaScanTests.NoCudaReason is { } reason) Skip = reason;
-    }
-}
-
-/// <summary>A theory about the CUDA scans, skipped with the reason shown where no CUDA device is available.</summary>
-public sealed class CudaScanTheoryAttribute : TheoryAttribute
-{
-    public CudaScanTheoryAttribute()
-    {
-        if (CudaScanTests.NoCudaReason is { } reason) Skip = reason;
-    }
-}
-
 /// <summary>
 /// The fused CUDA WKV and selective-scan forms against the recurrent forms in float64 (outputs and every
 /// gradient). The CUDA cases are skipped, with the reason shown, where no CUDA device is available; on a GPU
@@ -31,14 +13,7 @@ public class CudaScanTests
     public CudaScanTests() => TorchRuntime.EnsureLoaded();
 
     /// <summary>Null where CUDA runs; otherwise why the CUDA scan tests are skipped.</summary>
-    public static string? NoCudaReason
-    {
-        get
-        {
-            TorchRuntime.EnsureLoaded();
-            return cuda.is_available() ? null : "CUDA not available (no GPU or a CPU libtorch): CUDA scan tests skipped; run `rebased bench scans --device cuda --check` on a GPU host";
-        }
-    }
+    public static string? NoCudaReason => CudaSkip.Reason("CUDA scan tests", "rebased bench scans");
 
     private static Tensor Leaf(Tensor t, Device device, ScalarType dtype) => t.to(dtype).to(device).detach().requires_grad_(true);
 

@@ -1,5 +1,6 @@
 using Rebased.Kernels;
 using Rebased.Kernels.DeltaRule;
+using static Rebased.Tests.Kernels.FormCheckAsserts;
 
 namespace Rebased.Tests.Kernels;
 
@@ -22,7 +23,7 @@ public class DeltaRuleTests
     {
         var c = DeltaRuleCheck.CoveringCases[caseIndex];
         var result = DeltaRuleCheck.Run(new DeltaRuleChunked(chunkSize), c, CPU, ScalarType.Float64, seed: 500 + caseIndex);
-        Assert.True(result.Passed, $"chunk {chunkSize} {c}: {GlaTests.Describe(result)}");
+        AssertPassed(result, $"chunk {chunkSize} {c}");
     }
 
     [Theory]
@@ -31,11 +32,7 @@ public class DeltaRuleTests
     public void Fp32FormsMatchTheFloat64Recurrence(string name)
     {
         var form = DeltaRuleForms.Registry.Get(name, CPU, ScalarType.Float32);
-        for (int i = 0; i < DeltaRuleCheck.CoveringCases.Count; i++)
-        {
-            var result = DeltaRuleCheck.Run(form, DeltaRuleCheck.CoveringCases[i], CPU, ScalarType.Float32, seed: 600 + i);
-            Assert.True(result.Passed, $"{name} {DeltaRuleCheck.CoveringCases[i]}: {GlaTests.Describe(result)}");
-        }
+        AssertEveryCasePasses(name, DeltaRuleCheck.CoveringCases, firstSeed: 600, (c, seed) => DeltaRuleCheck.Run(form, c, CPU, ScalarType.Float32, seed));
     }
 
     /// <summary>
@@ -53,12 +50,9 @@ public class DeltaRuleTests
         double u1 = beta1 * v1, u2 = beta2 * (v2 - Dot(k1, k2) * u1);
         double o1 = s * Dot(q1, k1) * u1, o2 = s * (Dot(q2, k1) * u1 + Dot(q2, k2) * u2);
 
-        Tensor Tokens(double[] a, double[] b) => tensor(a.Concat(b).ToArray(), ScalarType.Float64).reshape(1, 1, 2, a.Length);
         var o = DeltaRuleForms.Registry.Get(name, CPU, ScalarType.Float64).Forward(
-            Tokens(q1, q2), Tokens(k1, k2), Tokens([v1], [v2]), tensor(new[] { beta1, beta2 }).reshape(1, 1, 2), s);
-        var values = o.data<double>().ToArray();
-        Assert.Equal(o1, values[0], 12);
-        Assert.Equal(o2, values[1], 12);
+            TwoTokens(q1, q2), TwoTokens(k1, k2), TwoTokens([v1], [v2]), tensor(new[] { beta1, beta2 }).reshape(1, 1, 2), s);
+        AssertTwoOutputs(o, o1, o2);
     }
 
     /// <summary>With β = 1 and a unit key, the rule overwrites what the key retrieves: querying with k_t returns exactly v_t.</summary>

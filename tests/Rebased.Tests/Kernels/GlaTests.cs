@@ -1,5 +1,6 @@
 using Rebased.Kernels;
 using Rebased.Kernels.Gla;
+using static Rebased.Tests.Kernels.FormCheckAsserts;
 
 namespace Rebased.Tests.Kernels;
 
@@ -22,7 +23,7 @@ public class GlaTests
     {
         var c = GlaCheck.CoveringCases[caseIndex];
         var result = GlaCheck.Run(new GlaChunked(chunkSize, subChunkSize), c, CPU, ScalarType.Float64, seed: 300 + caseIndex);
-        Assert.True(result.Passed, $"chunk {chunkSize}/{subChunkSize} {c}: {Describe(result)}");
+        AssertPassed(result, $"chunk {chunkSize}/{subChunkSize} {c}");
     }
 
     [Theory]
@@ -31,11 +32,7 @@ public class GlaTests
     public void Fp32FormsMatchTheFloat64Recurrence(string name)
     {
         var form = GlaForms.Registry.Get(name, CPU, ScalarType.Float32);
-        for (int i = 0; i < GlaCheck.CoveringCases.Count; i++)
-        {
-            var result = GlaCheck.Run(form, GlaCheck.CoveringCases[i], CPU, ScalarType.Float32, seed: 400 + i);
-            Assert.True(result.Passed, $"{name} {GlaCheck.CoveringCases[i]}: {Describe(result)}");
-        }
+        AssertEveryCasePasses(name, GlaCheck.CoveringCases, firstSeed: 400, (c, seed) => GlaCheck.Run(form, c, CPU, ScalarType.Float32, seed));
     }
 
     /// <summary>
@@ -52,12 +49,9 @@ public class GlaTests
         double o1 = s * (q1[0] * k1[0] + q1[1] * k1[1]) * v1;
         double o2 = s * Enumerable.Range(0, 2).Sum(d => q2[d] * (Math.Exp(g2[d]) * k1[d] * v1 + k2[d] * v2));
 
-        Tensor Tokens(double[] a, double[] b) => tensor(a.Concat(b).ToArray(), ScalarType.Float64).reshape(1, 1, 2, a.Length);
         var o = GlaForms.Registry.Get(name, CPU, ScalarType.Float64).Forward(
-            Tokens(q1, q2), Tokens(k1, k2), Tokens([v1], [v2]), Tokens([-0.4, -0.9], g2), s);
-        var values = o.data<double>().ToArray();
-        Assert.Equal(o1, values[0], 12);
-        Assert.Equal(o2, values[1], 12);
+            TwoTokens(q1, q2), TwoTokens(k1, k2), TwoTokens([v1], [v2]), TwoTokens([-0.4, -0.9], g2), s);
+        AssertTwoOutputs(o, o1, o2);
     }
 
     [Fact]
@@ -85,6 +79,4 @@ public class GlaTests
         Assert.Throws<ArgumentException>(() => new KernelForms<IGatedLinearAttention>("gla", [new GlaChunked(), new GlaRecurrent()], ["chunked"]));
         Assert.Throws<ArgumentException>(() => new GlaChunked(24, 16));
     }
-
-    internal static string Describe(FormCheckResult r) => string.Join(", ", r.Errors.Select(e => $"{e.Quantity} {e.Error:E2}"));
 }

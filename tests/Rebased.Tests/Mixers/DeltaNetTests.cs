@@ -84,18 +84,9 @@ public class DeltaNetTests
     [InlineData("use_gate", true, "use_gate=true")]
     [InlineData("qk_norm", "sum", "qk_norm 'sum' is not supported")]
     [InlineData("delta_form", "fused", "unknown delta_form 'fused'")]
-    public void BadKwargsAreUserErrors(string key, object value, string message)
-    {
-        var config = new ComponentConfig { Name = "DeltaNet", Kwargs = new() { [key] = value } };
-        Assert.Contains(message, Assert.Throws<UserError>(() => MixerFactory.Create(config, 64, 0)).Message);
-    }
+    public void BadKwargsAreUserErrors(string key, object value, string message) =>
+        RecurrentMixerChecks.AssertBadKwargRefused("DeltaNet", key, value, message);
 
     [Fact]
-    public void TrainingOnTinyMqarReducesTheLoss()
-    {
-        var metrics = RecurrentMixerTraining.TrainTiny("deltanet");
-        Assert.Equal(4, metrics.Count);
-        Assert.True(metrics[^1].TrainLoss < metrics[0].TrainLoss - 0.1, $"train loss {metrics[0].TrainLoss} -> {metrics[^1].TrainLoss}");
-        Assert.True(metrics[^1].ValidLoss < metrics[0].ValidLoss, $"valid loss {metrics[0].ValidLoss} -> {metrics[^1].ValidLoss}");
-    }
+    public void TrainingOnTinyMqarReducesTheLoss() => RecurrentMixerChecks.AssertTinyTrainingReducesTheLoss("deltanet");
 }

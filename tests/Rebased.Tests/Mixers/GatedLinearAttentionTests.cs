@@ -40,13 +40,7 @@ public class GatedLinearAttentionTests
         mixer.to(ScalarType.Float64);
         var u = randn([2, 9, 16], ScalarType.Float64);
         var p = mixer.named_parameters().ToDictionary(x => x.name, x => x.parameter);
-        Tensor Heads(Tensor x) => x.view(2, 9, 2, -1).transpose(1, 2);
-        var q = Heads(nn.functional.linear(u, p["q_proj.weight"]));
-        var k = Heads(nn.functional.linear(u, p["k_proj.weight"]));
-        var v = Heads(nn.functional.linear(u, p["v_proj.weight"]));
-        var g = Heads(nn.functional.logsigmoid(nn.functional.linear(nn.functional.linear(u, p["gk_proj_down.weight"]), p["gk_proj_up.weight"], p["gk_proj_up.bias"])) / 16);
-        var o = new GlaRecurrent().Forward(q, k, v, g, 1 / Math.Sqrt(4)).transpose(1, 2);
-        o = o * (o.square().mean([-1], keepdim: true) + 1e-5).rsqrt() * p["g_norm.weight"];
+        var o = NormedRecurrence(u, p);
         o = o * nn.functional.silu(nn.functional.linear(u, p["g_proj.weight"])).view(2, 9, 2, 8);
         var expected = nn.functional.linear(o.reshape(2, 9, 16), p["o_proj.weight"]);
         Assert.True(TensorErrors.Relative(mixer.forward(u), expected) < 1e-12);
@@ -61,13 +55,7 @@ public class GatedLinearAttentionTests
         var p = mixer.named_parameters().ToDictionary(x => x.name, x => x.parameter);
         Assert.False(p.ContainsKey("g_proj.weight"));
         var u = randn([2, 9, 16], ScalarType.Float64);
-        Tensor Heads(Tensor x) => x.view(2, 9, 2, -1).transpose(1, 2);
-        var q = Heads(nn.functional.linear(u, p["q_proj.weight"]));
-        var k = Heads(nn.functional.linear(u, p["k_proj.weight"]));
-        var v = Heads(nn.functional.linear(u, p["v_proj.weight"]));
-        var g = Heads(nn.functional.logsigmoid(nn.functional.linear(nn.functional.linear(u, p["gk_proj_down.weight"]), p["gk_proj_up.weight"], p["gk_proj_up.bias"])) / 16);
-        var o = new GlaRecurrent().Forward(q, k, v, g, 1 / Math.Sqrt(4)).transpose(1, 2);
-        o = o * (o.square().mean([-1], keepdim: true) + 1e-5).rsqrt() * p["g_norm.weight"];
+        var o = NormedRecurrence(u, p);
         var expected = nn.functional.linear(o.reshape(2, 9, 16), p["o_proj.weight"]);
         Assert.True(TensorErrors.Relative(mixer.forward(u), expected) < 1e-12);
     }
@@ -95,18 +83,21 @@ public class GatedLinearAttentionTests
     [InlineData("gla_form", "fused", "unknown gla_form 'fused'")]
     [InlineData("use_short_conv", true, "use_short_conv=true is not supported")]
     [InlineData("gate_rank", 8L, "unknown argument 'gate_rank'")]
-    public void BadKwargsAreUserErrors(string key, object value, string message)
-    {
-        var config = new ComponentConfig { Name = "GatedLinearAttention", Kwargs = new() { [key] = value } };
-        Assert.Contains(message, Assert.Throws<UserError>(() => MixerFactory.Create(config, 64, 0)).Message);
-    }
+    public void BadKwargsAreUserErrors(string key, object value, string message) =>
+        RecurrentMixerChecks.AssertBadKwargRefused("GatedLinearAttention", key, value, message);
 
     [Fact]
-    public void TrainingOnTinyMqarReducesTheLoss()
+    public void TrainingOnTinyMqarReducesTheLoss() => RecurrentMixerChecks.AssertTinyTrainingReducesTheLoss("gla");
+
+    /// <summary>The mixer's projections of u [2, 9, 16] through the two-head recurrence in float64, then the per-head RMS norm: [2, 9, 2, 8].</summary>
+    private static Tensor NormedRecurrence(Tensor u, Dictionary<string, TorchSharp.Modules.Parameter> p)
     {
-        var metrics = RecurrentMixerTraining.TrainTiny("gla");
-        Assert.Equal(4, metrics.Count);
-        Assert.True(metrics[^1].TrainLoss < metrics[0].TrainLoss - 0.1, $"train loss {metrics[0].TrainLoss} -> {metrics[^1].TrainLoss}");
-        Assert.True(metrics[^1].ValidLoss < metrics[0].ValidLoss, $"valid loss {metrics[0].ValidLoss} -> {metrics[^1].ValidLoss}");
+        Tensor Heads(Tensor x) => x.view(2, 9, 2, -1).transpose(1, 2);
+        var q = Heads(nn.functional.linear(u, p["q_proj.weight"]));
+        var k = Heads(nn.functional.linear(u, p["k_proj.weight"]));
+        var v = Heads(nn.functional.linear(u, p["v_proj.weight"]));
+        var g = Heads(nn.functional.logsigmoid(nn.functional.linear(nn.functional.linear(u, p["gk_proj_down.weight"]), p["gk_proj_up.weight"], p["gk_proj_up.bias"])) / 16);
+        var o = new GlaRecurrent().Forward(q, k, v, g, 1 / Math.Sqrt(4)).transpose(1, 2);
+        return o * (o.square().mean([-1], keepdim: true) + 1e-5).rsqrt() * p["g_norm.weight"];
     }
 }

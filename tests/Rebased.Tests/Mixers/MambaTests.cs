@@ -1,6 +1,7 @@
 using Rebased.IO;
 using Rebased.Mixers;
 using Rebased.Models;
+using Rebased.Tests.Models;
 
 namespace Rebased.Tests.Mixers;
 
@@ -8,18 +9,13 @@ public class MambaTests
 {
     public MambaTests() => TorchRuntime.EnsureLoaded();
 
-    private static string FixtureFile(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", "models", "mamba", name);
+    private static string FixtureFile(string name) => Path.Combine(TestModels.FixtureDir("mamba"), name);
 
     [Fact]
     public void BlockParameterNamesAndShapesAreTheReferences()
     {
         using var block = new MambaBlock("layer", 48);
-        var reference = SafeTensors.Load(FixtureFile("model.safetensors"));
-        var ours = block.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
-        var theirs = reference.Where(kv => kv.Key.StartsWith("backbone.layers.0."))
-            .ToDictionary(kv => kv.Key["backbone.layers.0.".Length..], kv => kv.Value.shape);
-        Assert.Equal(theirs.Keys.Order(), ours.Keys.Order());
-        foreach (var (name, shape) in theirs) Assert.Equal(shape, ours[name]);
+        TestModels.AssertParametersAreTheFixtures(block, "mamba", "backbone.layers.0.");
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using Rebased.IO;
 using Rebased.Kernels.Scan;
 using Rebased.Mixers;
 using Rebased.Modules;
+using Rebased.Tests.Models;
 
 namespace Rebased.Tests.Mixers;
 
@@ -9,18 +10,13 @@ public class Rwkv4TimeMixerTests
 {
     public Rwkv4TimeMixerTests() => TorchRuntime.EnsureLoaded();
 
-    private static string FixtureFile(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", "models", "rwkv", name);
+    private static string FixtureFile(string name) => Path.Combine(TestModels.FixtureDir("rwkv"), name);
 
     [Fact]
     public void ParameterNamesAndShapesAreTheReferences()
     {
         using var mixer = new Rwkv4TimeMixer("sequence_mixer", 48, 0, 2);
-        var reference = SafeTensors.Load(FixtureFile("model.safetensors"));
-        var ours = mixer.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
-        var theirs = reference.Where(kv => kv.Key.StartsWith("backbone.layers.0.sequence_mixer."))
-            .ToDictionary(kv => kv.Key["backbone.layers.0.sequence_mixer.".Length..], kv => kv.Value.shape);
-        Assert.Equal(theirs.Keys.Order(), ours.Keys.Order());
-        foreach (var (name, shape) in theirs) Assert.Equal(shape, ours[name]);
+        TestModels.AssertParametersAreTheFixtures(mixer, "rwkv", "backbone.layers.0.sequence_mixer.");
     }
 
     [Theory]

@@ -24,6 +24,14 @@ public class ParameterCountTests
     [InlineData("rebased", 128, 256, 1_179_520 + 768)]
     [InlineData("rebased", 256, 256, 2_459_392 + 768)]
     [InlineData("rebased", 512, 256, 5_307_904 + 768)]
+    [InlineData("rwkv", 64, 1024, 623_872)]
+    [InlineData("rwkv", 128, 1024, 1_313_280)]
+    [InlineData("rwkv", 256, 1024, 2_888_704)]
+    [InlineData("rwkv", 512, 1024, 6_825_984)]
+    [InlineData("mamba", 64, 1024, 655_360)]
+    [InlineData("mamba", 128, 1024, 1_413_120)]
+    [InlineData("mamba", 256, 1024, 3_235_840)]
+    [InlineData("mamba", 512, 512, 7_847_936)] // the d=512 row was counted at L = 512 (1024 gives 8,110,080)
     public void MatchesPaperTable6(string mixer, int dModel, int seqLen, long expected)
     {
         using var model = new LanguageModel(TestModels.Config(mixer, dModel, seqLen, vocab: 8192));

@@ -1,4 +1,5 @@
 using Rebased.Configs;
+using Rebased.IO;
 
 namespace Rebased.Tests.Models;
 
@@ -17,4 +18,14 @@ internal static class TestModels
     }
 
     public static string FixtureDir(string mixer) => Path.Combine(AppContext.BaseDirectory, "TestData", "models", mixer);
+
+    /// <summary>The module's parameters have the names and shapes of the fixture's weights under <paramref name="prefix"/>, and no others.</summary>
+    public static void AssertParametersAreTheFixtures(nn.Module module, string mixer, string prefix)
+    {
+        var reference = SafeTensors.Load(Path.Combine(FixtureDir(mixer), "model.safetensors"));
+        var ours = module.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        var theirs = reference.Where(kv => kv.Key.StartsWith(prefix)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value.shape);
+        Assert.Equal(theirs.Keys.Order(), ours.Keys.Order());
+        foreach (var (name, shape) in theirs) Assert.Equal(shape, ours[name]);
+    }
 }

@@ -14,7 +14,6 @@ public interface IDeltaRule : IKernelForm
 /// <summary>The registered forms; <c>auto</c> prefers the chunked (WY) form over the token loop.</summary>
 public static class DeltaRuleForms
 {
-    public static KernelForms<IDeltaRule> Registry { get; } = new("delta rule",
-        [new DeltaRuleChunked(), new DeltaRuleRecurrent()],
-        autoPreference: ["chunked", "recurrent"]);
+    public static KernelForms<IDeltaRule> Registry { get; } =
+        KernelForms.ChunkedOverRecurrent<IDeltaRule>("delta rule", new DeltaRuleChunked(), new DeltaRuleRecurrent());
 }

@@ -8,11 +8,11 @@ namespace Rebased.Kernels.DeltaRule;
 /// independent of S. Then O = Q S + tril(Q Kᵀ) U and the next state is S + Kᵀ U: the only sequential part is
 /// two matmuls per chunk.
 /// </summary>
-public sealed class DeltaRuleChunked : IDeltaRule
+public sealed class DeltaRuleChunked : TorchOpsForm, IDeltaRule
 {
     public const int DefaultChunkSize = 64;
 
-    public DeltaRuleChunked(int chunkSize = DefaultChunkSize)
+    public DeltaRuleChunked(int chunkSize = DefaultChunkSize) : base("chunked")
     {
         if (chunkSize < 1) throw new ArgumentException($"delta-rule chunk size must be positive, got {chunkSize}");
         ChunkSize = chunkSize;
@@ -20,23 +20,15 @@ public sealed class DeltaRuleChunked : IDeltaRule
 
     public int ChunkSize { get; }
 
-    public string Name => "chunked";
-
-    public bool Supports(Device device, ScalarType dtype) => KernelDtypes.IsFloating(dtype);
-
     public Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor beta, double scale)
     {
         using var scope = NewDisposeScope();
-        long b = q.shape[0], h = q.shape[1], t = q.shape[2], dk = q.shape[3], dv = v.shape[3];
-        var time = new TimeChunks(t, ChunkSize);
-        long chunks = time.Count;
-        var compute = KernelDtypes.Accumulation(v.dtype);
+        long dk = q.shape[3], dv = v.shape[3];
         // Zeros after the end: β = 0 makes the correction, and so the state change, zero.
-        Tensor Chunk(Tensor x) => time.Split(x, compute);
-        var qc = Chunk(q) * scale;
-        var kc = Chunk(k);
-        var vc = Chunk(v);
-        var bc = Chunk(beta.unsqueeze(-1));
+        var chunked = ChunkedQkv.Split(q, k, v, scale, ChunkSize);
+        var (time, compute, qc, kc, vc) = chunked;
+        long chunks = time.Count;
+        var bc = chunked.Chunk(beta.unsqueeze(-1));
 
         var strictlyLower = (bc * matmul(kc, kc.transpose(-2, -1))).tril(-1);
         var identity = eye(ChunkSize, dtype: compute, device: q.device);
@@ -47,7 +39,7 @@ public sealed class DeltaRuleChunked : IDeltaRule
 
         var entering = new List<Tensor>((int)chunks);
         var corrections = new List<Tensor>((int)chunks);
-        var state = zeros([b, h, dk, dv], compute, q.device);
+        var state = chunked.ZeroState();
         for (long c = 0; c < chunks; c++)
         {
             var u = pseudoValues.select(2, c) - matmul(w.select(2, c), state);

@@ -5,12 +5,8 @@ namespace Rebased.Kernels.DeltaRule;
 /// u_t = β_t (v_t − S_{t−1}ᵀ k_t): the reference the other forms are checked against. The state is kept in
 /// float64 for float64 inputs and in float32 otherwise.
 /// </summary>
-public sealed class DeltaRuleRecurrent : IDeltaRule
+public sealed class DeltaRuleRecurrent() : TorchOpsForm("recurrent"), IDeltaRule
 {
-    public string Name => "recurrent";
-
-    public bool Supports(Device device, ScalarType dtype) => KernelDtypes.IsFloating(dtype);
-
     /// <summary>
     /// One token: state [B, H, Dk, Dv]; q, k [B, H, Dk]; v [B, H, Dv]; beta [B, H]. Returns o [B, H, Dv] and the
     /// state including this token; the input state is left unchanged.

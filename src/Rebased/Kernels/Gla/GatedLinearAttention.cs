@@ -14,7 +14,6 @@ public interface IGatedLinearAttention : IKernelForm
 /// <summary>The registered forms; <c>auto</c> prefers the chunked form (matmuls) over the token loop.</summary>
 public static class GlaForms
 {
-    public static KernelForms<IGatedLinearAttention> Registry { get; } = new("gated linear attention",
-        [new GlaChunked(), new GlaRecurrent()],
-        autoPreference: ["chunked", "recurrent"]);
+    public static KernelForms<IGatedLinearAttention> Registry { get; } =
+        KernelForms.ChunkedOverRecurrent<IGatedLinearAttention>("gated linear attention", new GlaChunked(), new GlaRecurrent());
 }

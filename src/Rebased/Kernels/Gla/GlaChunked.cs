@@ -7,12 +7,12 @@ namespace Rebased.Kernels.Gla;
 /// sub-chunk are formed pairwise. Every exponent taken is ≤ 0, so no rescaled factor can overflow however
 /// strong the decay. Linear in T; the only sequential part is one Dk×Dv update per chunk.
 /// </summary>
-public sealed class GlaChunked : IGatedLinearAttention
+public sealed class GlaChunked : TorchOpsForm, IGatedLinearAttention
 {
     public const int DefaultChunkSize = 64;
     public const int DefaultSubChunkSize = 16;
 
-    public GlaChunked(int chunkSize = DefaultChunkSize, int subChunkSize = DefaultSubChunkSize)
+    public GlaChunked(int chunkSize = DefaultChunkSize, int subChunkSize = DefaultSubChunkSize) : base("chunked")
     {
         if (subChunkSize < 1 || chunkSize < subChunkSize || chunkSize % subChunkSize != 0)
             throw new ArgumentException($"GLA chunk size {chunkSize} must be a positive multiple of the sub-chunk size {subChunkSize}");
@@ -23,31 +23,22 @@ public sealed class GlaChunked : IGatedLinearAttention
     public int ChunkSize { get; }
     public int SubChunkSize { get; }
 
-    public string Name => "chunked";
-
-    public bool Supports(Device device, ScalarType dtype) => KernelDtypes.IsFloating(dtype);
-
     public Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor logDecay, double scale)
     {
         using var scope = NewDisposeScope();
-        long b = q.shape[0], h = q.shape[1], t = q.shape[2], dk = q.shape[3], dv = v.shape[3];
-        var time = new TimeChunks(t, ChunkSize);
-        long chunks = time.Count;
-        var compute = KernelDtypes.Accumulation(v.dtype);
         // Zeros after the end: k = v = 0 add nothing to the state and g = 0 decays nothing.
-        Tensor Chunk(Tensor x) => time.Split(x, compute);
-        var qc = Chunk(q) * scale;
-        var kc = Chunk(k);
-        var vc = Chunk(v);
+        var chunked = ChunkedQkv.Split(q, k, v, scale, ChunkSize);
+        var (time, _, qc, kc, vc) = chunked;
+        long chunks = time.Count;
         // log of the decay from the chunk's start through each position: ≤ 0 and non-increasing along the chunk.
-        var decay = Chunk(logDecay).cumsum(-2);
+        var decay = chunked.Chunk(logDecay).cumsum(-2);
 
         var intra = matmul(IntraChunkScores(qc, kc, decay), vc);
 
         var chunkDecay = decay.select(3, ChunkSize - 1);
         var chunkUpdate = matmul((kc * (chunkDecay.unsqueeze(-2) - decay).exp()).transpose(-2, -1), vc);
         var entering = new List<Tensor>((int)chunks);
-        var state = zeros([b, h, dk, dv], compute, q.device);
+        var state = chunked.ZeroState();
         for (long c = 0; c < chunks; c++)
         {
             entering.Add(state);

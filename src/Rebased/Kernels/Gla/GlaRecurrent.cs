@@ -4,12 +4,8 @@ namespace Rebased.Kernels.Gla;
 /// The definition, one token at a time (also the decoding step): the reference the other forms are checked
 /// against. The state is kept in float64 for float64 inputs and in float32 otherwise.
 /// </summary>
-public sealed class GlaRecurrent : IGatedLinearAttention
+public sealed class GlaRecurrent() : TorchOpsForm("recurrent"), IGatedLinearAttention
 {
-    public string Name => "recurrent";
-
-    public bool Supports(Device device, ScalarType dtype) => KernelDtypes.IsFloating(dtype);
-
     /// <summary>
     /// One token: state [B, H, Dk, Dv]; q, k, g [B, H, Dk]; v [B, H, Dv]. Returns o [B, H, Dv] and the state
     /// including this token; the input state is left unchanged.

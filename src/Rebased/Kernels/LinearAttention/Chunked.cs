@@ -5,13 +5,9 @@ namespace Rebased.Kernels.LinearAttention;
 /// form; across chunks a running state Σ φ(k_j) v_jᵀ (and Σ φ(k_j) for the normaliser) read through φ(q_t).
 /// Linear in T; memory O(T·F + T/C·F·Dv) with F the feature count of <see cref="FeatureMap"/>.
 /// </summary>
-public sealed class Chunked : ILinearAttention
+public sealed class Chunked() : TorchOpsForm("chunked"), ILinearAttention
 {
     public const int ChunkSize = 64;
-
-    public string Name => "chunked";
-
-    public bool Supports(Device device, ScalarType dtype) => dtype is ScalarType.Float32 or ScalarType.Float64 or ScalarType.BFloat16 or ScalarType.Float16;
 
     public Tensor Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
     {

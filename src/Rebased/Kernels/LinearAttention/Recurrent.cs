@@ -7,7 +7,7 @@ namespace Rebased.Kernels.LinearAttention;
 /// The state of fp32 inputs is kept in float64: φ(q)·φ(k) = (q·k)² sums terms of size |q|²|k|², so when q·k
 /// is small the cancellation costs an fp32 state about 1e-4 relative error in y.
 /// </summary>
-public sealed class Recurrent : ILinearAttention
+public sealed class Recurrent() : TorchOpsForm("recurrent"), ILinearAttention
 {
     /// <summary>The running sums after some tokens: State [B, H, F, Dv] and Normaliser [B, H, F].</summary>
     public sealed record DecodeState(Tensor State, Tensor Normaliser) : IDisposable
@@ -24,10 +24,6 @@ public sealed class Recurrent : ILinearAttention
             Normaliser.Dispose();
         }
     }
-
-    public string Name => "recurrent";
-
-    public bool Supports(Device device, ScalarType dtype) => dtype is ScalarType.Float32 or ScalarType.Float64 or ScalarType.BFloat16 or ScalarType.Float16;
 
     /// <summary>
     /// One token: q, k: [B, H, D], v: [B, H, Dv]; returns y [B, H, Dv] (attending to this token and all before)

@@ -2,7 +2,6 @@ using Rebased.Configs;
 using Rebased.Data;
 using Rebased.Data.CompositionalMqar;
 using Rebased.Tests.Data.Mqar;
-using Rebased.Tests.Training;
 
 namespace Rebased.Tests.Data.CompositionalMqar;
 
@@ -12,20 +11,6 @@ public class CompositionalMqarTests
 
     private static readonly CompositionalMqarArgs Statistical = new(96, 4000, 60, 4, 0.01, RandomNonQueries: false, Seed: 3);
 
-    /// <summary>Rows as (inputs, labels) arrays [N][L].</summary>
-    private static (long[][] Inputs, long[][] Labels) Dense(QuerySet data)
-    {
-        var (inputs, labels) = data.ToTensors();
-        using (inputs)
-        using (labels)
-        {
-            var i = inputs.data<long>().ToArray();
-            var l = labels.data<long>().ToArray();
-            long[][] Rows(long[] flat) => Enumerable.Range(0, data.Count).Select(r => flat.AsSpan(r * data.SeqLen, data.SeqLen).ToArray()).ToArray();
-            return (Rows(i), Rows(l));
-        }
-    }
-
     [Theory]
     [InlineData(4, 30, 150, false)]
     [InlineData(9, 64, 100, false)]
@@ -33,7 +18,7 @@ public class CompositionalMqarTests
     public void EveryQueryIsAKeyPairOfTheGridAnsweredByItsValue(int k, int seqLen, int vocab, bool randomNonQueries)
     {
         var args = new CompositionalMqarArgs(vocab, 200, seqLen, k, 0.01, randomNonQueries, Seed: 42);
-        var (inputs, labels) = Dense(CompositionalMqarGenerator.Generate(args));
+        var (inputs, labels) = MqarChecks.Dense(CompositionalMqarGenerator.Generate(args));
         int grid = args.GridSize, context = 3 * k, third = vocab / 3;
         for (int r = 0; r < inputs.Length; r++)
         {
@@ -74,16 +59,8 @@ public class CompositionalMqarTests
     }
 
     [Fact]
-    public void EachSeedGivesItsOwnSetEveryTime()
-    {
-        var args = new CompositionalMqarArgs(150, 50, 30, 4, Seed: 7);
-        var (first, firstLabels) = Dense(CompositionalMqarGenerator.Generate(args));
-        var (again, againLabels) = Dense(CompositionalMqarGenerator.Generate(args));
-        var (other, _) = Dense(CompositionalMqarGenerator.Generate(args with { Seed = 8 }));
-        Assert.Equal(first, again);
-        Assert.Equal(firstLabels, againLabels);
-        Assert.NotEqual(first, other);
-    }
+    public void EachSeedGivesItsOwnSetEveryTime() =>
+        TaskTestKit.AssertEachSeedGivesItsOwnSet(seed => CompositionalMqarGenerator.Generate(new CompositionalMqarArgs(150, 50, 30, 4, Seed: seed)), seed: 7);
 
     [Fact]
     public void TheFirstPairsQuerySlotFollowsThePowerLaw()
@@ -96,9 +73,7 @@ public class CompositionalMqarTests
             int p = data.Positions(r).ToArray().Single(p => data.Token(r, p - 1) == first && data.Token(r, p) == second);
             return (p - 1 - context) / 3;
         });
-        var observed = MqarChecks.Histogram(slotOfFirstPair, slots);
-        Assert.InRange(MqarChecks.ChiSquare(observed, PowerLaw.Probabilities(slots, Statistical.PowerA)), 0, MqarChecks.Critical(slots - 1));
-        Assert.True(MqarChecks.ChiSquare(observed, Enumerable.Repeat(1.0 / slots, slots).ToArray()) > MqarChecks.Critical(slots - 1));
+        MqarChecks.AssertFollowsThePowerLaw(slotOfFirstPair, slots, Statistical.PowerA);
     }
 
     [Fact]
@@ -107,10 +82,7 @@ public class CompositionalMqarTests
         var data = CompositionalMqarGenerator.Generate(Statistical);
         int third = Statistical.VocabSize / 3;
         foreach (var (offset, start, count) in new[] { (0, 1, third - 1), (1, third, third), (2, 2 * third, Statistical.VocabSize - 2 * third) })
-        {
-            var observed = MqarChecks.Histogram(Enumerable.Range(0, data.Count).Select(r => data.Token(r, offset) - start), count);
-            Assert.InRange(MqarChecks.ChiSquare(observed, Enumerable.Repeat(1.0 / count, count).ToArray()), 0, MqarChecks.Critical(count - 1));
-        }
+            MqarChecks.AssertUniform(Enumerable.Range(0, data.Count).Select(r => data.Token(r, offset) - start), count);
     }
 
     [Theory]
@@ -128,7 +100,7 @@ public class CompositionalMqarTests
     [Fact]
     public void TheConfigTrainsOnThisTaskAndKeepsItsKvPairs()
     {
-        var config = ConfigResolver.Resolve(ConfigLoader.Load(ConfigTests.RepoFile("configs", "compositional_mqar.yaml"))).Config;
+        var config = TaskTestKit.ResolveRepoConfig("compositional_mqar.yaml");
         Assert.IsType<CompositionalMqarTask>(config.Data.Task());
         var splits = config.Data.Task().Splits(config.Data.Request());
         var train = (QuerySet)splits.Train.Generate();
@@ -141,12 +113,8 @@ public class CompositionalMqarTests
     [InlineData("data.mode=fast", "data.mode: compositional_mqar has only the numpy_compatible generator")]
     [InlineData("data.builder.kwargs.num_kv_pairs=8", "compositional_mqar num_kv_pairs: must be a perfect square")]
     [InlineData("data.builder.kwargs.num_updates=1", "data.builder.kwargs.num_updates: unknown argument of the compositional MQAR builder")]
-    public void BadConfigValuesAreOneLineNamingTheFile(string assignment, string expected)
-    {
-        var path = ConfigTests.RepoFile("configs", "compositional_mqar.yaml");
-        var e = Assert.Throws<UserError>(() => ConfigResolver.Resolve(ConfigLoader.Load(path, [assignment])));
-        Assert.Equal($"{path}: {expected}", e.Message[..$"{path}: {expected}".Length]);
-    }
+    public void BadConfigValuesAreOneLineNamingTheFile(string assignment, string expected) =>
+        TaskTestKit.AssertOverrideRefused("compositional_mqar.yaml", assignment, expected);
 
     [Fact]
     public void TheCacheServesTheStoredSetAndRegeneratesABrokenFile()
@@ -156,13 +124,13 @@ public class CompositionalMqarTests
         {
             var request = new SetRequest(150, 40, 30, 5, new Dictionary<string, object?> { ["num_kv_pairs"] = 4 }, DataMode.NumpyCompatible);
             var spec = (QuerySetSpec)new CompositionalMqarTask().Set(request);
-            var generated = Dense((QuerySet)spec.LoadOrGenerate(dir.FullName, refresh: false));
+            var generated = MqarChecks.Dense((QuerySet)spec.LoadOrGenerate(dir.FullName, refresh: false));
             var path = spec.PathFor(dir.FullName);
             Assert.True(File.Exists(path));
-            AssertSameRows(generated, Dense(spec.TryLoad(path)!));
+            AssertSameRows(generated, MqarChecks.Dense(spec.TryLoad(path)!));
             using (var stream = new FileStream(path, FileMode.Open)) stream.SetLength(stream.Length - 4);
             Assert.Null(spec.TryLoad(path));
-            AssertSameRows(generated, Dense((QuerySet)spec.LoadOrGenerate(dir.FullName, refresh: false)));
+            AssertSameRows(generated, MqarChecks.Dense((QuerySet)spec.LoadOrGenerate(dir.FullName, refresh: false)));
         }
         finally
         {
@@ -180,7 +148,7 @@ public class CompositionalMqarTests
     public void BatchesCarryEverySupervisedPositionAndTarget()
     {
         var data = CompositionalMqarGenerator.Generate(new CompositionalMqarArgs(150, 10, 30, 4, Seed: 1));
-        var (inputs, labels) = Dense(data);
+        var (inputs, labels) = MqarChecks.Dense(data);
         using var batches = data.Batches(4, shuffle: true, seed: 9, TorchSharp.torch.CPU);
         var order = EpochOrder.Of(data.Count, true, 9, 2);
         var batch = batches.Batch(2, 1);

@@ -13,19 +13,6 @@ public class ForgettingMqarTests
 
     private static readonly ForgettingMqarArgs Statistical = new(80, 4000, 60, 4, 2, 0.01, RandomNonQueries: false, Seed: 3);
 
-    private static (long[][] Inputs, long[][] Labels) Dense(QuerySet data)
-    {
-        var (inputs, labels) = data.ToTensors();
-        using (inputs)
-        using (labels)
-        {
-            var i = inputs.data<long>().ToArray();
-            var l = labels.data<long>().ToArray();
-            long[][] Rows(long[] flat) => Enumerable.Range(0, data.Count).Select(r => flat.AsSpan(r * data.SeqLen, data.SeqLen).ToArray()).ToArray();
-            return (Rows(i), Rows(l));
-        }
-    }
-
     [Theory]
     [InlineData(4, 2, 32, 100, false)]
     [InlineData(8, 4, 64, 128, false)]
@@ -35,7 +22,7 @@ public class ForgettingMqarTests
     public void EveryQueryIsAnsweredByTheKeysLastAssignment(int k, int u, int seqLen, int vocab, bool randomNonQueries)
     {
         var args = new ForgettingMqarArgs(vocab, 200, seqLen, k, u, 0.01, randomNonQueries, Seed: 42);
-        var (inputs, labels) = Dense(ForgettingMqarGenerator.Generate(args));
+        var (inputs, labels) = MqarChecks.Dense(ForgettingMqarGenerator.Generate(args));
         int context = 2 * (k + u), half = vocab / 2;
         for (int r = 0; r < inputs.Length; r++)
         {
@@ -76,16 +63,8 @@ public class ForgettingMqarTests
     }
 
     [Fact]
-    public void EachSeedGivesItsOwnSetEveryTime()
-    {
-        var args = new ForgettingMqarArgs(100, 50, 32, 4, 2, Seed: 7);
-        var (first, firstLabels) = Dense(ForgettingMqarGenerator.Generate(args));
-        var (again, againLabels) = Dense(ForgettingMqarGenerator.Generate(args));
-        var (other, _) = Dense(ForgettingMqarGenerator.Generate(args with { Seed = 8 }));
-        Assert.Equal(first, again);
-        Assert.Equal(firstLabels, againLabels);
-        Assert.NotEqual(first, other);
-    }
+    public void EachSeedGivesItsOwnSetEveryTime() =>
+        TaskTestKit.AssertEachSeedGivesItsOwnSet(seed => ForgettingMqarGenerator.Generate(new ForgettingMqarArgs(100, 50, 32, 4, 2, Seed: seed)), seed: 7);
 
     [Fact]
     public void TheFirstKeysQuerySlotFollowsThePowerLaw()
@@ -94,9 +73,7 @@ public class ForgettingMqarTests
         int slots = Statistical.QuerySlots, context = Statistical.ContextLength;
         var slotOfFirstKey = Enumerable.Range(0, data.Count).Select(r =>
             (data.Positions(r).ToArray().Single(p => data.Token(r, p) == data.Token(r, 0)) - context) / 2);
-        var observed = MqarChecks.Histogram(slotOfFirstKey, slots);
-        Assert.InRange(MqarChecks.ChiSquare(observed, PowerLaw.Probabilities(slots, Statistical.PowerA)), 0, MqarChecks.Critical(slots - 1));
-        Assert.True(MqarChecks.ChiSquare(observed, Enumerable.Repeat(1.0 / slots, slots).ToArray()) > MqarChecks.Critical(slots - 1));
+        MqarChecks.AssertFollowsThePowerLaw(slotOfFirstKey, slots, Statistical.PowerA);
     }
 
     [Fact]
@@ -105,16 +82,11 @@ public class ForgettingMqarTests
         var data = ForgettingMqarGenerator.Generate(Statistical);
         int k = Statistical.NumKvPairs, half = Statistical.VocabSize / 2, values = Statistical.VocabSize - half;
         var rows = Enumerable.Range(0, data.Count).ToArray();
-        void AssertUniform(IEnumerable<int> draws, int bins)
-        {
-            var observed = MqarChecks.Histogram(draws, bins);
-            Assert.InRange(MqarChecks.ChiSquare(observed, Enumerable.Repeat(1.0 / bins, bins).ToArray()), 0, MqarChecks.Critical(bins - 1));
-        }
-        AssertUniform(rows.Select(r => data.Token(r, 0) - 1), half - 1);
-        AssertUniform(rows.Select(r => data.Token(r, 1) - half), values);
-        AssertUniform(rows.Select(r => Enumerable.Range(0, k).Single(j => data.Token(r, 2 * j) == data.Token(r, 2 * k))), k);
+        MqarChecks.AssertUniform(rows.Select(r => data.Token(r, 0) - 1), half - 1);
+        MqarChecks.AssertUniform(rows.Select(r => data.Token(r, 1) - half), values);
+        MqarChecks.AssertUniform(rows.Select(r => Enumerable.Range(0, k).Single(j => data.Token(r, 2 * j) == data.Token(r, 2 * k))), k);
         // Update 0's value avoids pair 0's original value and is uniform over the rest.
-        AssertUniform(rows.Select(r =>
+        MqarChecks.AssertUniform(rows.Select(r =>
         {
             int value = data.Token(r, 2 * k + 1), avoided = data.Token(r, 1);
             Assert.NotEqual(avoided, value);
@@ -136,7 +108,7 @@ public class ForgettingMqarTests
     [Fact]
     public void TheConfigTrainsOnThisTaskWithItsUpdates()
     {
-        var config = ConfigResolver.Resolve(ConfigLoader.Load(ConfigTests.RepoFile("configs", "forgetting_mqar.yaml"))).Config;
+        var config = TaskTestKit.ResolveRepoConfig("forgetting_mqar.yaml");
         Assert.IsType<ForgettingMqarTask>(config.Data.Task());
         var splits = config.Data.Task().Splits(config.Data.Request());
         var test = (QuerySet)splits.Test.Generate();
@@ -150,12 +122,8 @@ public class ForgettingMqarTests
     [InlineData("data.builder.kwargs.num_updates=-1", "data.builder.kwargs.num_updates: expects a non-negative integer, got '-1'")]
     [InlineData("data.builder.kwargs.num_updates=9", "forgetting_mqar num_updates: must be in [0, num_kv_pairs = 8], got 9")]
     [InlineData("data.mode=fast", "data.mode: forgetting_mqar has only the numpy_compatible generator")]
-    public void BadConfigValuesAreOneLineNamingTheFile(string assignment, string expected)
-    {
-        var path = ConfigTests.RepoFile("configs", "forgetting_mqar.yaml");
-        var e = Assert.Throws<UserError>(() => ConfigResolver.Resolve(ConfigLoader.Load(path, [assignment])));
-        Assert.Equal($"{path}: {expected}", e.Message[..$"{path}: {expected}".Length]);
-    }
+    public void BadConfigValuesAreOneLineNamingTheFile(string assignment, string expected) =>
+        TaskTestKit.AssertOverrideRefused("forgetting_mqar.yaml", assignment, expected);
 
     [Fact]
     public void ASweepOverTheUpdatesResolvesEveryRunOnThisTask()

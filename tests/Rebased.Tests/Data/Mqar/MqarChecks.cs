@@ -9,7 +9,7 @@ internal static class MqarChecks
     public const long Ignore = -100;
 
     /// <summary>Dense rows of a set: inputs and labels as arrays [N][L].</summary>
-    public static (long[][] Inputs, long[][] Labels) Dense(MqarDataset data)
+    public static (long[][] Inputs, long[][] Labels) Dense(ITaskSet data)
     {
         var (inputs, labels) = data.ToTensors();
         using (inputs)
@@ -80,6 +80,21 @@ internal static class MqarChecks
                 if (labels[r][p] != Ignore) slots[pairOf[row[p]]] = (p - context) / 2;
             return slots;
         }).ToArray();
+    }
+
+    /// <summary>The draws pass the χ² test against uniform over <paramref name="bins"/>.</summary>
+    public static void AssertUniform(IEnumerable<int> draws, int bins)
+    {
+        var observed = Histogram(draws, bins);
+        Assert.InRange(ChiSquare(observed, Enumerable.Repeat(1.0 / bins, bins).ToArray()), 0, Critical(bins - 1));
+    }
+
+    /// <summary>The query slots pass the χ² test against the power law and fail it against uniform.</summary>
+    public static void AssertFollowsThePowerLaw(IEnumerable<int> querySlots, int slots, double powerA)
+    {
+        var observed = Histogram(querySlots, slots);
+        Assert.InRange(ChiSquare(observed, PowerLaw.Probabilities(slots, powerA)), 0, Critical(slots - 1));
+        Assert.True(ChiSquare(observed, Enumerable.Repeat(1.0 / slots, slots).ToArray()) > Critical(slots - 1));
     }
 
     public static long[] Histogram(IEnumerable<int> values, int bins)
