@@ -104,11 +104,14 @@ public class TrainFaultTests(TinyReference reference) : IClassFixture<TinyRefere
             bool resume = File.Exists(Path.Combine(runDir, RunDirectory.ConfigFile));
             using var p = resume ? Train(_kit, "--resume", runDir) : Train(_kit, "--config", reference.Config, "--run-dir", runDir);
             WaitForProgress(p, runDir, MetricsLines(runDir));
-            if (attempt == 1)
+            if (attempt == 1 && !p.HasExited)
             {
-                // A second trainer on the same run is refused, and touches nothing.
+                // A second trainer on the same run is refused, and touches nothing. The first one is paused meanwhile,
+                // so that it does not train to the end while the second starts.
+                Signal(p.Id, "STOP");
                 using var second = Train(_kit, "--resume", runDir);
                 Assert.True(second.WaitForExit(60_000));
+                Signal(p.Id, "CONT");
                 var refusal = ReadOutput(_kit, second);
                 Assert.True(second.ExitCode == 1 && refusal.Contains($"process {p.Id} is training this run"), $"exit {second.ExitCode}: {refusal}");
             }
