@@ -3,8 +3,8 @@
 # the Figure-1 grid (configs/figure1.yaml) from the runs already in docs/results/figure1/runs.jsonl, for
 # ${FIG1_SECONDS:-480} s on ${FIG1_DEVICES:-cuda:0} with ${FIG1_M:-8} runs per GPU, then stops the sweep with SIGINT (its
 # trainers checkpoint) and writes ${OUT:-.}/runs.jsonl: the committed runs plus the ones finished here. Copy that file
-# over docs/results/figure1/runs.jsonl and commit it. The next call on the same warm machine (within its idle release)
-# finds the store and the checkpoints under /tmp and resumes the stopped runs where they were.
+# over docs/results/figure1/runs.jsonl and commit it. A next call that reaches the same machine still warm, with its
+# /tmp kept, finds the store and the checkpoints there and resumes the stopped runs where they were.
 set -u
 R=${R:-/tmp/b/rebased/rebased}
 out=${OUT:-.}
