@@ -67,8 +67,6 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
         }
     }
 
-    private const double Tolerance = 1e-4;
-
     private sealed record Shape(long Batch, long Length, long Channels, long States)
     {
         public override string ToString() => $"B={Batch} L={Length} C={Channels} (d_inner {2 * Channels}) N={States}";
@@ -130,73 +128,31 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
     private static Tensor RunScan(ISelectiveScan form, ScanInputs x) =>
         form.Forward(x.U, x.Delta, x.A, x.B, x.C, x.D, x.Z, x.Bias, deltaSoftplus: true);
 
-    private static Tensor[] Gradients(Tensor y, Tensor probe, Tensor[] inputs) =>
-        autograd.grad([(y * probe).sum()], inputs).ToArray();
-
     private static bool RunChecks(List<IWkv> wkvForms, List<ISelectiveScan> scanForms, Device device, Shape given)
     {
-        var shapes = new List<Shape> { new(1, 3, 3, 16), new(2, 37, 20, 16), new(3, 300, 40, 16), new(2, 65, 24, 4), new(2, 70, 17, 32), given };
-        Console.WriteLine($"correctness on {device.type} float32: relative error ‖form − ref‖/‖ref‖ against the recurrent form in float64; tolerance {Tolerance:E0} (bf16-rounded WKV: 1E-02)");
+        Console.WriteLine($"correctness on {device.type} float32: relative error ‖form − ref‖/‖ref‖ against the recurrent form in float64; " +
+            $"tolerance {ScanCheck.Tolerance:E0} (bf16-rounded WKV: {ScanCheck.Bf16RoundedTolerance:E0})");
         bool ok = true;
         int seed = 100;
-        foreach (var shape in shapes)
+        foreach (var c in ScanCheck.CoveringCases.Append(new ScanCase(given.Batch, given.Length, given.Channels, given.States)))
         {
             seed++;
-            using var scope = NewDisposeScope();
-            Console.WriteLine(shape);
-            var wkv32 = MakeWkv(shape, device, ScalarType.Float32, seed);
-            var wkv64 = MakeWkv(shape, device, ScalarType.Float64, seed);
-            var wkvRef = RunWkv(new WkvRecurrent(), wkv64);
-            var wkvProbe = randn(wkvRef.shape, dtype: ScalarType.Float64, generator: new Generator((ulong)seed)).to(device);
-            var wkvRefGrads = Gradients(wkvRef, wkvProbe, [wkv64.Decay, wkv64.First, wkv64.K, wkv64.V]);
-            var wkvRows = wkvForms.Select(f => (f, Tolerance)).ToList();
-            foreach (var f in wkvForms.Where(f => f.Name == "cuda" || (device.type == DeviceType.CPU && f.Name == "parallel")))
-                wkvRows.Add((new Bf16RoundedWkv(f), 1e-2));
-            foreach (var (form, tolerance) in wkvRows)
-            {
-                var y = RunWkv(form, wkv32);
-                var grads = Gradients(y, wkvProbe.to(ScalarType.Float32), [wkv32.Decay, wkv32.First, wkv32.K, wkv32.V]);
-                var errors = new[] { TensorErrors.Relative(y, wkvRef) }.Concat(grads.Zip(wkvRefGrads, TensorErrors.Relative)).ToArray();
-                ok &= Report("wkv", form.Name, ["y", "dtime_decay", "dtime_first", "dk", "dv"], errors, tolerance);
-            }
-            if (!ScanShapeRunsRecurrent(shape)) continue;
-            var scan32 = MakeScan(shape, device, ScalarType.Float32, seed);
-            var scan64 = MakeScan(shape, device, ScalarType.Float64, seed);
-            var scanRef = RunScan(new SelectiveScanRecurrent(), scan64);
-            var scanProbe = randn(scanRef.shape, dtype: ScalarType.Float64, generator: new Generator((ulong)seed)).to(device);
-            var scanRefGrads = Gradients(scanRef, scanProbe, scan64.All);
-            foreach (var form in scanForms)
-            {
-                var y = RunScan(form, scan32);
-                var grads = Gradients(y, scanProbe.to(ScalarType.Float32), scan32.All);
-                var errors = new[] { TensorErrors.Relative(y, scanRef) }.Concat(grads.Zip(scanRefGrads, TensorErrors.Relative)).ToArray();
-                ok &= Report("selective scan", form.Name, ["y", "du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddelta_bias"], errors, Tolerance);
-            }
-            // Without the optional parts (no D, z, Δ bias or softplus).
-            Tensor[] Plain(ScanInputs x) => [x.U, x.Delta, x.A, x.B, x.C];
-            Tensor RunPlain(ISelectiveScan form, ScanInputs x) => form.Forward(x.U, x.Delta.abs(), x.A, x.B, x.C);
-            var plainRef = RunPlain(new SelectiveScanRecurrent(), scan64);
-            var plainRefGrads = Gradients(plainRef, scanProbe, Plain(scan64));
-            foreach (var form in scanForms)
-            {
-                var y = RunPlain(form, scan32);
-                var grads = Gradients(y, scanProbe.to(ScalarType.Float32), Plain(scan32));
-                var errors = new[] { TensorErrors.Relative(y, plainRef) }.Concat(grads.Zip(plainRefGrads, TensorErrors.Relative)).ToArray();
-                ok &= Report("scan, plain", form.Name, ["y", "du", "ddelta", "dA", "dB", "dC"], errors, Tolerance);
-            }
+            Console.WriteLine(c);
+            foreach (var form in wkvForms) ok &= Report("wkv", ScanCheck.Wkv(form, c, device, seed));
+            foreach (var form in wkvForms.Where(f => f.Name == "cuda" || (device.type == DeviceType.CPU && f.Name == "parallel")))
+                ok &= Report("wkv", ScanCheck.Wkv(new Bf16RoundedWkv(form), c, device, seed, ScanCheck.Bf16RoundedTolerance));
+            if (!c.SelectiveScanFitsTheReference) continue;
+            foreach (var form in scanForms) ok &= Report("selective scan", ScanCheck.SelectiveScan(form, c, device, seed));
+            foreach (var form in scanForms) ok &= Report("scan, plain", ScanCheck.SelectiveScan(form, c, device, seed, plain: true));
         }
         Console.WriteLine(ok ? "all checks passed" : "some checks FAILED");
         return ok;
     }
 
-    /// <summary>The float64 recurrent reference keeps [B, D, L, N] per-step tensors: skip shapes too large for it.</summary>
-    private static bool ScanShapeRunsRecurrent(Shape s) => s.Batch * 2 * s.Channels * s.Length * s.States <= 64L << 20;
-
-    private static bool Report(string op, string form, string[] names, double[] errors, double tolerance)
+    private static bool Report(string op, FormCheckResult result)
     {
-        bool passed = errors.All(e => e <= tolerance);
-        Console.WriteLine($"  {op,-15} {form,-14} {string.Join("  ", names.Zip(errors, (n, e) => $"{n} {e:E1}"))}  {(passed ? "pass" : "FAIL")}");
-        return passed;
+        Console.WriteLine($"  {op,-15} {result.Form,-14} {string.Join("  ", result.Errors.Select(e => $"{e.Quantity} {e.Error:E1}"))}  {(result.Passed ? "pass" : "FAIL")}");
+        return result.Passed;
     }
 
     private static int RunTimings(List<IWkv> wkvForms, List<ISelectiveScan> scanForms, Device device, Shape shape, int repeats, CancellationToken cancellation)

@@ -33,14 +33,14 @@ public static class FormCheck
     /// dense [B, T, H, ...] tensor.
     /// </summary>
     public static FormCheckResult Compare(string form, string caseName, Func<Tensor[], Tensor> op, Func<Tensor[], Tensor> reference,
-        Tensor[] inputs, Tensor outputGradient, string[] quantities, ScalarType dtype, bool headSplit)
+        Tensor[] inputs, Tensor outputGradient, string[] quantities, ScalarType dtype, bool headSplit, double? tolerance = null)
     {
         if (quantities.Length != inputs.Length + 1) throw new ArgumentException("one quantity name for the output and one per input");
         using var scope = NewDisposeScope();
         var expected = Evaluate(reference, inputs, outputGradient, ScalarType.Float64, headSplit);
         var actual = Evaluate(op, inputs, outputGradient, dtype, headSplit);
         var errors = quantities.Select((name, i) => (name, TensorErrors.Relative(actual[i], expected[i]))).ToList();
-        return new FormCheckResult(form, caseName, Tolerance(dtype), errors);
+        return new FormCheckResult(form, caseName, tolerance ?? Tolerance(dtype), errors);
     }
 
     /// <summary>The output and every input's gradient, in float64, for inputs cast to <paramref name="dtype"/>.</summary>
