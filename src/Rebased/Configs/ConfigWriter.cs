@@ -56,9 +56,8 @@ public static class ConfigWriter
         }
     }
 
-    private static bool NeedsQuotes(string s) =>
-        s.Length == 0 || s is "null" or "~" or "true" or "false" or "yes" or "no" or "on" or "off" ||
-        double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+    /// <summary>A string that a YAML reader would not read back as this string when written plain (<see cref="YamlText.TypedPlain"/>).</summary>
+    private static bool NeedsQuotes(string s) => YamlText.TypedPlain(s) is not string plain || plain != s;
 
     /// <summary>Round-trip form with a decimal point or exponent, so that YAML readers see a float (1.0e-05, 0.003, 64.0).</summary>
     private static string FormatDouble(double d)

@@ -129,6 +129,24 @@ public class ConfigTests
         Assert.NotEqual(ConfigWriter.ShortHash(first), ConfigWriter.ShortHash(again));
     }
 
+    [Theory]
+    [InlineData("None")]
+    [InlineData("Yes")]
+    [InlineData("OFF")]
+    [InlineData("1_000")]
+    [InlineData(".inf")]
+    [InlineData("3e-4")]
+    [InlineData("")]
+    public void StringsThatReadAsAnotherTypeAreWrittenQuotedAndReadBackAsStrings(string text)
+    {
+        var config = ConfigResolver.Resolve(ConfigLoader.Load(RepoFile("configs", "simple_mqar.yaml"))).Config;
+        config.Model.SequenceMixer.Kwargs["label"] = text;
+        config.RunId = text.Length > 0 ? text : config.RunId;
+        var again = ConfigLoader.Parse(ConfigWriter.ToYaml(config), "config.yaml").Config;
+        Assert.Equal(text, again.Model.SequenceMixer.Kwargs["label"]);
+        Assert.Equal(config.RunId, again.RunId);
+    }
+
     [Fact]
     public void SweepFileKeepsTheReferenceStructure()
     {
