@@ -67,11 +67,6 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
         }
     }
 
-    private sealed record Shape(long Batch, long Length, long Channels, long States)
-    {
-        public override string ToString() => $"B={Batch} L={Length} C={Channels} (d_inner {2 * Channels}) N={States}";
-    }
-
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         TorchRuntime.EnsureLoaded();
@@ -80,61 +75,21 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
         var wkvForms = WkvForms.Supporting(device, ScalarType.Float32).Where(f => wanted is null || wanted.Contains(f.Name)).ToList();
         var scanForms = SelectiveScanForms.Supporting(device, ScalarType.Float32).Where(f => wanted is null || wanted.Contains(f.Name)).ToList();
         if (wanted != null && wkvForms.Count + scanForms.Count == 0)
-            throw new UserError($"--forms '{settings.Forms}': no such form runs on {device.type} (forms: {string.Join(", ", WkvForms.All.Select(f => f.Name))})");
+            throw new UserError($"--forms '{settings.Forms}': no such form runs on {device.type} (forms: {string.Join(", ", WkvForms.Registry.Names)})");
         if (device.type == DeviceType.CUDA) Console.WriteLine($"device {CudaDriver.DeviceName(0)}, NVRTC cache {CudaModules.CacheDirectory}");
-        var shape = new Shape(settings.Batch, settings.Length, settings.Channels, settings.States);
+        var shape = new ScanCase(settings.Batch, settings.Length, settings.Channels, settings.States);
         return settings.Check
             ? RunChecks(wkvForms, scanForms, device, shape) ? ExitCodes.Ok : ExitCodes.Failure
             : RunTimings(wkvForms, scanForms, device, shape, settings.Repeats, cancellation);
     }
 
-    private sealed record WkvInputs(Tensor Decay, Tensor First, Tensor K, Tensor V);
-
-    private sealed record ScanInputs(Tensor U, Tensor Delta, Tensor A, Tensor B, Tensor C, Tensor D, Tensor Z, Tensor Bias)
-    {
-        public Tensor[] All => [U, Delta, A, B, C, D, Z, Bias];
-    }
-
-    private static Tensor Leaf(Tensor t, Device device, ScalarType dtype) => t.to(dtype).to(device).detach().requires_grad_(true);
-
-    /// <summary>Random inputs in the ranges the models see (drawn in float32 on the CPU, so every dtype gets the same values).</summary>
-    private static WkvInputs MakeWkv(Shape s, Device device, ScalarType dtype, int seed)
-    {
-        var g = new Generator((ulong)seed);
-        return new WkvInputs(
-            Leaf(randn(new[] { s.Channels }, generator: g), device, dtype),
-            Leaf(randn(new[] { s.Channels }, generator: g), device, dtype),
-            Leaf(randn(new[] { s.Batch, s.Length, s.Channels }, generator: g) * 2, device, dtype),
-            Leaf(randn(new[] { s.Batch, s.Length, s.Channels }, generator: g), device, dtype));
-    }
-
-    private static ScanInputs MakeScan(Shape s, Device device, ScalarType dtype, int seed)
-    {
-        var g = new Generator((ulong)seed);
-        long d = 2 * s.Channels;
-        return new ScanInputs(
-            Leaf(randn(new[] { s.Batch, d, s.Length }, generator: g), device, dtype),
-            Leaf(randn(new[] { s.Batch, d, s.Length }, generator: g) - 1, device, dtype),
-            Leaf(-(rand(new[] { d, s.States }, generator: g) * s.States + 0.5), device, dtype),
-            Leaf(randn(new[] { s.Batch, s.States, s.Length }, generator: g), device, dtype),
-            Leaf(randn(new[] { s.Batch, s.States, s.Length }, generator: g), device, dtype),
-            Leaf(randn(new[] { d }, generator: g), device, dtype),
-            Leaf(randn(new[] { s.Batch, d, s.Length }, generator: g), device, dtype),
-            Leaf(randn(new[] { d }, generator: g) * 0.5, device, dtype));
-    }
-
-    private static Tensor RunWkv(IWkv form, WkvInputs x) => form.Forward(x.Decay, x.First, x.K, x.V);
-
-    private static Tensor RunScan(ISelectiveScan form, ScanInputs x) =>
-        form.Forward(x.U, x.Delta, x.A, x.B, x.C, x.D, x.Z, x.Bias, deltaSoftplus: true);
-
-    private static bool RunChecks(List<IWkv> wkvForms, List<ISelectiveScan> scanForms, Device device, Shape given)
+    private static bool RunChecks(List<IWkv> wkvForms, List<ISelectiveScan> scanForms, Device device, ScanCase given)
     {
         Console.WriteLine($"correctness on {device.type} float32: relative error ‖form − ref‖/‖ref‖ against the recurrent form in float64; " +
             $"tolerance {ScanCheck.Tolerance:E0} (bf16-rounded WKV: {ScanCheck.Bf16RoundedTolerance:E0})");
         bool ok = true;
         int seed = 100;
-        foreach (var c in ScanCheck.CoveringCases.Append(new ScanCase(given.Batch, given.Length, given.Channels, given.States)))
+        foreach (var c in ScanCheck.CoveringCases.Append(given))
         {
             seed++;
             Console.WriteLine(c);
@@ -155,19 +110,19 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
         return result.Passed;
     }
 
-    private static int RunTimings(List<IWkv> wkvForms, List<ISelectiveScan> scanForms, Device device, Shape shape, int repeats, CancellationToken cancellation)
+    private static int RunTimings(List<IWkv> wkvForms, List<ISelectiveScan> scanForms, Device device, ScanCase shape, int repeats, CancellationToken cancellation)
     {
-        manual_seed(0);
         Console.WriteLine($"{device.type} float32, {shape}; median of {repeats} runs after a warm-up; speed-up = recurrent form's time / form's time");
-        var wkv = MakeWkv(shape, device, ScalarType.Float32, 1);
-        var wkvProbe = randn_like(wkv.V);
+        static Tensor[] Leaves(Tensor[] x) => x.Select(t => t.to(ScalarType.Float32).detach().requires_grad_(true)).ToArray();
+        var (wkvDrawn, wkvProbe) = ScanCheck.WkvInputs(shape, device, 1);
+        var wkv = Leaves(wkvDrawn);
         Console.WriteLine($"WKV [B, T, C] = [{shape.Batch}, {shape.Length}, {shape.Channels}]");
-        Report(wkvForms.Select(f => (f.Name, (Func<Tensor>)(() => RunWkv(f, wkv)), (Tensor[])[wkv.Decay, wkv.First, wkv.K, wkv.V], wkvProbe)), repeats, device, cancellation);
+        Report(wkvForms.Select(f => (f.Name, (Func<Tensor>)(() => ScanCheck.RunWkv(f, wkv)), wkv, wkvProbe.to(ScalarType.Float32))), repeats, device, cancellation);
 
-        var scan = MakeScan(shape, device, ScalarType.Float32, 2);
-        var scanProbe = randn_like(scan.U);
+        var (scanDrawn, scanProbe) = ScanCheck.SelectiveScanInputs(shape, device, 2);
+        var scan = Leaves(scanDrawn);
         Console.WriteLine($"selective scan [B, D, L] = [{shape.Batch}, {2 * shape.Channels}, {shape.Length}], N={shape.States}, with D skip, z gate, Δ bias and softplus");
-        Report(scanForms.Select(f => (f.Name, (Func<Tensor>)(() => RunScan(f, scan)), scan.All, scanProbe)), repeats, device, cancellation);
+        Report(scanForms.Select(f => (f.Name, (Func<Tensor>)(() => ScanCheck.RunSelectiveScan(f, scan)), scan, scanProbe.to(ScalarType.Float32))), repeats, device, cancellation);
         return ExitCodes.Ok;
     }
 

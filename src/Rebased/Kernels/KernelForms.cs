@@ -51,10 +51,18 @@ public sealed class KernelForms<TForm> where TForm : IKernelForm
             return Supporting(device, dtype).FirstOrDefault()
                 ?? throw new UserError($"no {Family} form supports {device.type} {dtype}");
         var named = _forms.Where(f => f.Name == name).ToList();
-        if (named.Count == 0) throw new UserError($"unknown {Family} form '{name}' (known: auto, {string.Join(", ", Names)})");
+        if (named.Count == 0) throw Unknown(name);
         return named.Find(f => f.Supports(device, dtype))
             ?? throw new UserError($"{Family} form '{name}' does not support {device.type} {dtype}");
     }
+
+    /// <summary>
+    /// The first form called <paramref name="name"/>, whatever it supports: for families whose <c>auto</c> is chosen
+    /// per call, once the tensors are there.
+    /// </summary>
+    public TForm Named(string name) => _forms.FirstOrDefault(f => f.Name == name) ?? throw Unknown(name);
+
+    private UserError Unknown(string name) => new($"unknown {Family} form '{name}' (known: auto, {string.Join(", ", Names)})");
 
     /// <summary>Whether <paramref name="name"/> is "auto" or a registered name (for validating configs before any tensor exists).</summary>
     public bool IsKnown(string name) => name == "auto" || _autoPreference.Contains(name);

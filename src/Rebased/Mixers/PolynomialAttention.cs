@@ -25,8 +25,7 @@ public abstract class PolynomialAttention : nn.Module<Tensor, Tensor>, ISequence
     {
         if (featureDim < 1 || numHeads < 1) throw new UserError($"{name}: feature_dim and num_heads must be positive");
         if (dModel / numHeads < 1) throw new UserError($"{name}: d_model {dModel} is smaller than num_heads {numHeads} (head width ⌊d/H⌋ would be 0)");
-        if (attentionForm != "auto" && !LinearAttentionForms.Names.Contains(attentionForm))
-            throw new UserError($"{name}: unknown attention_form '{attentionForm}' (known: auto, {string.Join(", ", LinearAttentionForms.Names)})");
+        LinearAttentionForms.Registry.RequireKnown(attentionForm, name, "attention_form");
         FeatureDim = featureDim;
         NumHeads = numHeads;
         HeadDim = dModel / numHeads;

@@ -79,7 +79,7 @@ public sealed class Rwkv4TimeMixer : nn.Module<Tensor, Tensor>, IInitialisesItse
     /// <summary>Mixer kwarg choosing the WKV form (auto, parallel, recurrent).</summary>
     public const string WkvFormKwarg = "wkv_form";
 
-    /// <summary>Mixer kwarg turning on the reference's bf16 rounding inside the WKV scan (off by default).</summary>
+    /// <summary>Mixer kwarg switching to the reference's bf16 rounding of the WKV output and gradients (off by default).</summary>
     public const string Bf16RoundingKwarg = "wkv_bf16_rounding";
 
     /// <summary>

@@ -109,9 +109,6 @@ public sealed class ParityFixture
 /// </summary>
 public static class Parity
 {
-    /// <summary>Sequence-mixer kwarg that switches the RWKV mixer to the reference's bf16 rounding of the WKV output and gradients.</summary>
-    public const string RwkvBf16Kwarg = Rwkv4TimeMixer.Bf16RoundingKwarg;
-
     private static readonly IReadOnlyDictionary<string, object?> NoKwargs = new Dictionary<string, object?>();
 
     /// <summary>
@@ -127,11 +124,11 @@ public static class Parity
         var targets = new List<ParityTarget>
         {
             new("bf16 wkv", "outputs.safetensors", "grads.safetensors", ParityTolerances.Fp32 with { Gradients = 5e-3 },
-                new Dictionary<string, object?> { [RwkvBf16Kwarg] = true }),
+                new Dictionary<string, object?> { [Rwkv4TimeMixer.Bf16RoundingKwarg] = true }),
         };
         if (fixture.Has("outputs_fp32wkv.safetensors") && fixture.Has("grads_fp32wkv.safetensors"))
             targets.Add(new("fp32 wkv", "outputs_fp32wkv.safetensors", "grads_fp32wkv.safetensors", ParityTolerances.Fp32,
-                new Dictionary<string, object?> { [RwkvBf16Kwarg] = false }));
+                new Dictionary<string, object?> { [Rwkv4TimeMixer.Bf16RoundingKwarg] = false }));
         return targets;
     }
 

@@ -65,10 +65,19 @@ public static class Checkpoint
         SwapIn(temp, to);
     }
 
+    /// <summary>
+    /// Whether <paramref name="dir"/> holds a checkpoint to resume from, or dir.old does (the trainer was stopped in the
+    /// middle of replacing it; <see cref="Recover"/> restores it).
+    /// </summary>
+    public static bool Exists(string dir) =>
+        new[] { dir, Old(dir) }.Any(d => Directory.Exists(d) && Directory.EnumerateFileSystemEntries(d).Any());
+
+    private static string Old(string dir) => dir + ".old";
+
     /// <summary>Replaces dir by the complete checkpoint in temp; at every moment either dir or dir.old is a complete checkpoint.</summary>
     private static void SwapIn(string temp, string dir)
     {
-        var old = dir + ".old";
+        var old = Old(dir);
         if (Directory.Exists(old)) Directory.Delete(old, true);
         if (Directory.Exists(dir)) Directory.Move(dir, old);
         Directory.Move(temp, dir);
@@ -83,7 +92,7 @@ public static class Checkpoint
     public static IReadOnlyList<string> Recover(string dir)
     {
         var done = new List<string>();
-        var old = dir + ".old";
+        var old = Old(dir);
         if (Directory.Exists(old))
         {
             if (Directory.Exists(dir)) Directory.Delete(old, true);

@@ -26,12 +26,8 @@ public sealed class RunDirectory
     /// <summary>The run directory at <paramref name="path"/>, to read what a trainer left there.</summary>
     public static RunDirectory At(string path) => new(path);
 
-    /// <summary>
-    /// Whether a resume has a checkpoint to start from: checkpoints/last, or last.old when the trainer was stopped in
-    /// the middle of replacing it (<see cref="RecoverCheckpoints"/> restores it).
-    /// </summary>
-    public bool HasCheckpointToResume =>
-        new[] { LastCheckpoint, LastCheckpoint + ".old" }.Any(dir => Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any());
+    /// <summary>Whether a resume has a checkpoint to start from (<see cref="Checkpoint.Exists"/>).</summary>
+    public bool HasCheckpointToResume => Checkpoint.Exists(LastCheckpoint);
 
     /// <summary>
     /// Where a new run goes: the explicit directory, or by default runs/&lt;run_id&gt;-&lt;hash&gt;. A default directory that

@@ -50,7 +50,7 @@ public class RwkvMambaModelTests
     {
         var fixture = ParityFixture.Load(TestModels.FixtureDir("rwkv"));
         var bf16 = Parity.Targets(fixture)[0];
-        var exact = bf16 with { MixerKwargs = new Dictionary<string, object?> { [Parity.RwkvBf16Kwarg] = false } };
+        var exact = bf16 with { MixerKwargs = new Dictionary<string, object?> { [Rwkv4TimeMixer.Bf16RoundingKwarg] = false } };
         var result = Parity.Run(fixture, exact);
         Assert.True(result.Logits.Relative > 1e-4, $"logits {result.Logits.Relative}");
     }
@@ -117,7 +117,7 @@ public class RwkvMambaModelTests
         {
             Name = "RWKVTimeMixer", Kwargs = new() { [Rwkv4TimeMixer.WkvFormKwarg] = "fused" },
         }, 48, 0));
-        Assert.Equal($"unknown WKV form 'fused' (known: auto, {string.Join(", ", WkvForms.All.Select(f => f.Name))})", rwkv.Message);
+        Assert.Equal($"unknown WKV form 'fused' (known: auto, {string.Join(", ", WkvForms.Registry.Names)})", rwkv.Message);
         var mamba = Assert.Throws<UserError>(() => new LanguageModel(TestModels.Config("mamba", 32, 16, kwargs: new() { [Mamba.ScanFormKwarg] = "fast" })));
         Assert.Contains("unknown selective-scan form 'fast'", mamba.Message);
     }

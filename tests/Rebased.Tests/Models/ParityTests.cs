@@ -1,3 +1,4 @@
+using Rebased.Mixers;
 using System.Diagnostics;
 using Rebased.IO;
 using Rebased.Kernels;
@@ -32,9 +33,9 @@ public class ParityTests
         var targets = Parity.Targets(ParityFixture.Load(TestModels.FixtureDir("rwkv")));
         Assert.Equal(2, targets.Count);
         Assert.Equal(("outputs.safetensors", "grads.safetensors", 5e-3), (targets[0].OutputsFile, targets[0].GradientsFile, targets[0].Tolerances.Gradients));
-        Assert.Equal(true, targets[0].MixerKwargs[Parity.RwkvBf16Kwarg]);
+        Assert.Equal(true, targets[0].MixerKwargs[Rwkv4TimeMixer.Bf16RoundingKwarg]);
         Assert.Equal(("outputs_fp32wkv.safetensors", "grads_fp32wkv.safetensors", 1e-3), (targets[1].OutputsFile, targets[1].GradientsFile, targets[1].Tolerances.Gradients));
-        Assert.Equal(false, targets[1].MixerKwargs[Parity.RwkvBf16Kwarg]);
+        Assert.Equal(false, targets[1].MixerKwargs[Rwkv4TimeMixer.Bf16RoundingKwarg]);
     }
 
     [Fact]

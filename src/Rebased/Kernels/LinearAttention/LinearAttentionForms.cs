@@ -11,10 +11,6 @@ public static class LinearAttentionForms
         [new Naive(), new Chunked(), new Recurrent(), new CpuFused(), new CudaFused()],
         autoPreference: ["fused", "chunked", "naive", "recurrent"]);
 
-    public static IReadOnlyList<ILinearAttention> All => Registry.All;
-
-    public static IEnumerable<string> Names => Registry.Names;
-
     /// <summary>One implementation per name that supports this device and dtype, in the order of preference.</summary>
     public static IEnumerable<ILinearAttention> Supporting(Device device, ScalarType dtype) => Registry.Supporting(device, dtype);
 

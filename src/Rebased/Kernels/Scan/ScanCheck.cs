@@ -28,20 +28,23 @@ public static class ScanCheck
     public static IReadOnlyList<ScanCase> CoveringCases { get; } =
         [new(1, 3, 3, 16), new(2, 37, 20, 16), new(3, 300, 40, 16), new(2, 65, 24, 4), new(2, 70, 17, 32)];
 
-    public static FormCheckResult Wkv(IWkv form, ScanCase c, Device device, long seed, double tolerance = Tolerance)
+    /// <summary>
+    /// WKV inputs in the ranges the models see, float64: time_decay, time_first [C]; k (twice the spread), v [B, L, C];
+    /// then the upstream gradient [B, L, C].
+    /// </summary>
+    public static (Tensor[] Inputs, Tensor OutputGradient) WkvInputs(ScanCase c, Device device, long seed)
     {
-        using var scope = NewDisposeScope();
         var random = Drawing(device, seed);
         Tensor[] inputs = [random(c.Channels), random(c.Channels), random(c.Batch, c.Length, c.Channels) * 2, random(c.Batch, c.Length, c.Channels)];
-        var reference = new WkvRecurrent();
-        return FormCheck.Compare(form.Name, c.ToString(), x => form.Forward(x[0], x[1], x[2], x[3]), x => reference.Forward(x[0], x[1], x[2], x[3]),
-            inputs, random(c.Batch, c.Length, c.Channels), ["y", "dtime_decay", "dtime_first", "dk", "dv"], ScalarType.Float32, headSplit: false, tolerance);
+        return (inputs, random(c.Batch, c.Length, c.Channels));
     }
 
-    /// <summary>With the D skip, the z gate, the Δ bias and softplus; or, <paramref name="plain"/>, without them (Δ = |delta|).</summary>
-    public static FormCheckResult SelectiveScan(ISelectiveScan form, ScanCase c, Device device, long seed, bool plain = false)
+    /// <summary>
+    /// Selective-scan inputs, float64: u, delta (shifted by −1) [B, 2C, L]; A [2C, N] negative; B, C [B, N, L]; D [2C];
+    /// z [B, 2C, L]; the Δ bias [2C]; then the upstream gradient [B, 2C, L].
+    /// </summary>
+    public static (Tensor[] Inputs, Tensor OutputGradient) SelectiveScanInputs(ScanCase c, Device device, long seed)
     {
-        using var scope = NewDisposeScope();
         var random = Drawing(device, seed);
         long d = 2 * c.Channels;
         var u = random(c.Batch, d, c.Length);
@@ -50,19 +53,36 @@ public static class ScanCheck
         var b = random(c.Batch, c.States, c.Length);
         var cc = random(c.Batch, c.States, c.Length);
         var probe = random(c.Batch, d, c.Length);
+        return ([u, delta, a, b, cc, random(d), random(c.Batch, d, c.Length), random(d) * 0.5], probe);
+    }
+
+    public static Tensor RunWkv(IWkv form, Tensor[] x) => form.Forward(x[0], x[1], x[2], x[3]);
+
+    /// <summary>With the D skip, the z gate, the Δ bias and softplus.</summary>
+    public static Tensor RunSelectiveScan(ISelectiveScan form, Tensor[] x) =>
+        form.Forward(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], deltaSoftplus: true);
+
+    public static FormCheckResult Wkv(IWkv form, ScanCase c, Device device, long seed, double tolerance = Tolerance)
+    {
+        using var scope = NewDisposeScope();
+        var (inputs, probe) = WkvInputs(c, device, seed);
+        var reference = new WkvRecurrent();
+        return FormCheck.Compare(form.Name, c.ToString(), x => RunWkv(form, x), x => RunWkv(reference, x),
+            inputs, probe, ["y", "dtime_decay", "dtime_first", "dk", "dv"], ScalarType.Float32, headSplit: false, tolerance);
+    }
+
+    /// <summary>With the D skip, the z gate, the Δ bias and softplus; or, <paramref name="plain"/>, without them (Δ = |delta|).</summary>
+    public static FormCheckResult SelectiveScan(ISelectiveScan form, ScanCase c, Device device, long seed, bool plain = false)
+    {
+        using var scope = NewDisposeScope();
+        var (inputs, probe) = SelectiveScanInputs(c, device, seed);
         var reference = new SelectiveScanRecurrent();
         if (plain)
             return FormCheck.Compare(form.Name, c.ToString(), x => form.Forward(x[0], x[1].abs(), x[2], x[3], x[4]),
-                x => reference.Forward(x[0], x[1].abs(), x[2], x[3], x[4]), [u, delta, a, b, cc], probe,
+                x => reference.Forward(x[0], x[1].abs(), x[2], x[3], x[4]), inputs[..5], probe,
                 ["y", "du", "ddelta", "dA", "dB", "dC"], ScalarType.Float32, headSplit: false, Tolerance);
-        var skip = random(d);
-        var z = random(c.Batch, d, c.Length);
-        var bias = random(d) * 0.5;
-        return FormCheck.Compare(form.Name, c.ToString(),
-            x => form.Forward(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], deltaSoftplus: true),
-            x => reference.Forward(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], deltaSoftplus: true),
-            [u, delta, a, b, cc, skip, z, bias], probe, ["y", "du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddelta_bias"],
-            ScalarType.Float32, headSplit: false, Tolerance);
+        return FormCheck.Compare(form.Name, c.ToString(), x => RunSelectiveScan(form, x), x => RunSelectiveScan(reference, x),
+            inputs, probe, ["y", "du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddelta_bias"], ScalarType.Float32, headSplit: false, Tolerance);
     }
 
     /// <summary>Standard normal float64 tensors drawn on the CPU (TorchSharp's seeded generator is a CPU one), then moved.</summary>

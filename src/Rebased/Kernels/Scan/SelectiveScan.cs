@@ -28,8 +28,6 @@ public static class SelectiveScanForms
 
     private static readonly ISelectiveScan AutoForm = new SelectiveScanAuto();
 
-    public static IReadOnlyList<ISelectiveScan> All => Registry.All;
-
     /// <summary>The forms that run on tensors of this device and dtype, in the order of preference.</summary>
     public static IEnumerable<ISelectiveScan> Supporting(Device device, ScalarType dtype) => Registry.Supporting(device, dtype);
 
@@ -37,11 +35,7 @@ public static class SelectiveScanForms
     /// The form called <paramref name="name"/>; "auto" chooses per call from the tensors (<see cref="Auto"/>): a
     /// mixer names its form before it knows the device.
     /// </summary>
-    public static ISelectiveScan Get(string name) =>
-        name == "auto"
-            ? AutoForm
-            : All.FirstOrDefault(f => f.Name == name)
-              ?? throw new UserError($"unknown selective-scan form '{name}' (known: auto, {string.Join(", ", All.Select(f => f.Name))})");
+    public static ISelectiveScan Get(string name) => name == "auto" ? AutoForm : Registry.Named(name);
 
     /// <summary>The form "auto" runs for these inputs: the most preferred that supports them.</summary>
     public static ISelectiveScan Auto(Tensor u, Tensor a) => Supporting(u.device, u.dtype).First(f => f.SupportsInputs(u, a));

@@ -25,8 +25,6 @@ public static class WkvForms
 
     private static readonly IWkv AutoForm = new WkvAuto();
 
-    public static IReadOnlyList<IWkv> All => Registry.All;
-
     /// <summary>The forms that run on tensors of this device and dtype, in the order of preference.</summary>
     public static IEnumerable<IWkv> Supporting(Device device, ScalarType dtype) => Registry.Supporting(device, dtype);
 
@@ -34,11 +32,7 @@ public static class WkvForms
     /// The form called <paramref name="name"/>; "auto" chooses per call from the tensors (<see cref="Auto"/>): a
     /// mixer names its form before it knows the device.
     /// </summary>
-    public static IWkv Get(string name) =>
-        name == "auto"
-            ? AutoForm
-            : All.FirstOrDefault(f => f.Name == name)
-              ?? throw new UserError($"unknown WKV form '{name}' (known: auto, {string.Join(", ", All.Select(f => f.Name))})");
+    public static IWkv Get(string name) => name == "auto" ? AutoForm : Registry.Named(name);
 
     /// <summary>The form "auto" runs for tensors of this device and dtype.</summary>
     public static IWkv Auto(Device device, ScalarType dtype) => Registry.Get("auto", device, dtype);
