@@ -35,6 +35,16 @@ public static partial class OptionErrors
     /// <summary>Options every command takes besides its own.</summary>
     public static readonly IReadOnlyList<string> CommonOptions = ["--help", "--verbose"];
 
+    /// <summary>The one-line message of a usage error that says what was wrong (an unknown option, a value an option
+    /// does not take, a <see cref="UsageError"/>), or null for any other error.</summary>
+    public static string? DescribeUsageError(Exception e, IReadOnlyList<string> args) => e switch
+    {
+        CommandParseException parse when DescribeUnknownOption(parse, args) is { } message => message,
+        CommandRuntimeException runtime => DescribeConversionFailure(runtime, args),
+        UsageError usage => usage.Message,
+        _ => null,
+    };
+
     /// <summary>"--threads 'abc': expected an integer from ... to ...", or null when the error is another one.</summary>
     public static string? DescribeConversionFailure(CommandRuntimeException e, IReadOnlyList<string> args)
     {

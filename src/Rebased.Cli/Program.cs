@@ -53,19 +53,9 @@ try
 {
     return app.Run(ReportCommand.WithExplicitFigure(SweepCommand.WithExplicitRun(commandLine)));
 }
-catch (CommandParseException e) when (OptionErrors.DescribeUnknownOption(e, commandLine) is { } message)
+catch (Exception e) when (OptionErrors.DescribeUsageError(e, commandLine) is { } message)
 {
     Cli.Error(message, e, verbose);
-    return ExitCodes.Usage;
-}
-catch (CommandRuntimeException e) when (OptionErrors.DescribeConversionFailure(e, commandLine) is { } message)
-{
-    Cli.Error(message, e, verbose);
-    return ExitCodes.Usage;
-}
-catch (UsageError e)
-{
-    Cli.Error(e.Message, e, verbose);
     return ExitCodes.Usage;
 }
 catch (Exception e) when (e is CommandParseException or CommandConfigurationException or CommandRuntimeException)

@@ -17,13 +17,8 @@ namespace Rebased.Cli.Commands;
 /// </summary>
 public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : BenchDeviceSettings
     {
-        [CommandOption("--device <DEVICE>")]
-        [Description("cpu or cuda (default cpu)")]
-        [DefaultValue("cpu")]
-        public string Device { get; init; } = "cpu";
-
         [CommandOption("--dtype <DTYPE>")]
         [Description("fp32, bf16 or fp16 (default fp32); fp64 too with --family gla or delta")]
         [DefaultValue("fp32")]
@@ -62,7 +57,7 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
 
         public override ValidationResult Validate()
         {
-            if (Device is not ("cpu" or "cuda")) return ValidationResult.Error($"--device '{Device}' must be cpu or cuda");
+            if (base.Validate() is { Successful: false } device) return device;
             if (Dtype is not ("fp32" or "bf16" or "fp16" or "fp64")) return ValidationResult.Error($"--dtype '{Dtype}' must be fp32, bf16 or fp16 (or fp64 with --family gla or delta)");
             if (Dtype == "fp64" && Family == "linear") return ValidationResult.Error("--dtype fp64 is for --family gla or delta");
             if (Family is not ("linear" or "gla" or "delta")) return ValidationResult.Error($"--family '{Family}' must be linear, gla or delta");

@@ -15,13 +15,8 @@ namespace Rebased.Cli.Commands;
 /// </summary>
 public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : BenchDeviceSettings
     {
-        [CommandOption("--device <DEVICE>")]
-        [Description("cpu or cuda (default cpu)")]
-        [DefaultValue("cpu")]
-        public string Device { get; init; } = "cpu";
-
         [CommandOption("--check")]
         [Description("check outputs and all gradients against the recurrent form in float64 (covering shapes plus the given one); exit 1 on failure")]
         public bool Check { get; init; }
@@ -59,12 +54,6 @@ public sealed class BenchScansCommand : Command<BenchScansCommand.Settings>
         [CommandOption("--forms <NAMES>")]
         [Description("comma-separated forms to run (default: every form that runs on the device)")]
         public string? Forms { get; init; }
-
-        public override ValidationResult Validate()
-        {
-            if (Device is not ("cpu" or "cuda")) return ValidationResult.Error($"--device '{Device}' must be cpu or cuda");
-            return ValidationResult.Success();
-        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)

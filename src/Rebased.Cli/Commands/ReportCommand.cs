@@ -6,12 +6,8 @@ namespace Rebased.Cli.Commands;
 /// finished runs of each sweep in the store, with the reference's selection rule.</summary>
 public sealed class ReportCommand : Command<ReportCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : StoreSettings
     {
-        [CommandOption("--store <URL>")]
-        [Description("Results store (default runs/sweeps.db).")]
-        public string? Store { get; init; }
-
         [CommandOption("--runs <FILE>")]
         [Description("Read the finished runs from a runs file (`rebased sweep export`, e.g. docs/results/figure1/runs.jsonl) instead of a store.")]
         public string? Runs { get; init; }

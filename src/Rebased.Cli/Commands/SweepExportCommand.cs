@@ -6,15 +6,11 @@ namespace Rebased.Cli.Commands;
 /// repository, e.g. docs/results/figure1/runs.jsonl; runs already in the file keep their lines.</summary>
 public sealed class SweepExportCommand : Command<SweepExportCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : StoreSettings
     {
         [CommandArgument(0, "<FILE>")]
         [Description("The runs file to add to (created when missing).")]
         public string File { get; init; } = "";
-
-        [CommandOption("--store <URL>")]
-        [Description("Results store (default runs/sweeps.db).")]
-        public string? Store { get; init; }
 
         [CommandOption("--sweep <NAME>")]
         [Description("Only this sweep (default: every sweep in the store).")]

@@ -6,15 +6,11 @@ namespace Rebased.Cli.Commands;
 /// running their sweep there skips them and `rebased report` draws them.</summary>
 public sealed class SweepImportCommand : Command<SweepImportCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : StoreSettings
     {
         [CommandArgument(0, "<FILE>")]
         [Description("A runs file written by `rebased sweep export`.")]
         public string File { get; init; } = "";
-
-        [CommandOption("--store <URL>")]
-        [Description("Results store (default runs/sweeps.db).")]
-        public string? Store { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)

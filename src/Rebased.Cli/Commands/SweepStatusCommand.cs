@@ -6,12 +6,8 @@ namespace Rebased.Cli.Commands;
 /// <summary>`rebased sweep status`: done/running/failed/pending counts per sweep and a table of the runs.</summary>
 public sealed class SweepStatusCommand : Command<SweepStatusCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : StoreSettings
     {
-        [CommandOption("--store <URL>")]
-        [Description("Results store (default runs/sweeps.db).")]
-        public string? Store { get; init; }
-
         [CommandOption("--sweep <NAME>")]
         [Description("Only this sweep.")]
         public string? Sweep { get; init; }
