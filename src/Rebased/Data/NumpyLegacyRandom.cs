@@ -95,6 +95,20 @@ public sealed class NumpyLegacyRandom
         Shuffle(buffer);
     }
 
+    /// <summary><paramref name="rows"/> draws of <see cref="Choice(int, int)"/> one after another, each id plus
+    /// <paramref name="offset"/>: row r's at [r·size, (r + 1)·size).</summary>
+    public int[] ChoicePerRow(int rows, int populationSize, int size, int offset)
+    {
+        var ids = new int[rows * size];
+        var permutation = new int[populationSize];
+        for (int row = 0; row < rows; row++)
+        {
+            PermutationInto(permutation);
+            for (int j = 0; j < size; j++) ids[row * size + j] = offset + permutation[j];
+        }
+        return ids;
+    }
+
     /// <summary><c>choice(populationSize, size, replace=False)</c> without <c>p</c>: the first <paramref name="size"/> entries of a full permutation.</summary>
     public int[] Choice(int populationSize, int size)
     {

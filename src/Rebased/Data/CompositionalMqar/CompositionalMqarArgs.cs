@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Rebased.Data.CompositionalMqar;
 
 /// <summary>
@@ -11,6 +9,7 @@ namespace Rebased.Data.CompositionalMqar;
 /// slots drawn without replacement with probability ∝ i^(a−1) (i = 1 … (L − 3K)/3); the target sits on the k2.
 /// </summary>
 public sealed record CompositionalMqarArgs(int VocabSize, int NumExamples, int SeqLen, int NumKvPairs = 4, double PowerA = 0.01, bool RandomNonQueries = true, long Seed = 0)
+    : IExplicitTargetsArgs
 {
     public const string Name = "compositional_mqar";
     public const string Version = "numpy-1";
@@ -34,21 +33,18 @@ public sealed record CompositionalMqarArgs(int VocabSize, int NumExamples, int S
     /// <summary>Zoology's assertions and this implementation's limits; throws a <see cref="UserError"/> naming the argument.</summary>
     public void Validate()
     {
-        ExplicitTargetsArgs.CheckShape(Name, NumExamples, SeqLen, VocabSize);
+        ExplicitTargetsArgs.CheckShape(Name, this);
         if (NumKvPairs < 1 || GridSize * GridSize != NumKvPairs)
             throw Invalid("num_kv_pairs", $"must be a perfect square (4, 9, 16, ...) to form the key grid, got {NumKvPairs}");
         if (6L * NumKvPairs > SeqLen)
             throw Invalid("num_kv_pairs", $"6 × num_kv_pairs must not exceed input_seq_len (a triple and a query of 3 tokens per pair: 6 × {NumKvPairs} > {SeqLen})");
-        ExplicitTargetsArgs.CheckSampling(Name, QuerySlots, PowerA, Seed, TokenCount);
+        ExplicitTargetsArgs.CheckSampling(Name, this);
     }
 
     /// <summary>The identity of a set: every argument and the generator version.</summary>
-    public string CacheKey => string.Create(CultureInfo.InvariantCulture,
-        $"{Name};version={Version};vocab={VocabSize};examples={NumExamples};seq_len={SeqLen};kv_pairs={NumKvPairs};" +
-        $"power_a={PowerA:R};random_non_queries={RandomNonQueries};seed={Seed}");
+    public string CacheKey => ExplicitTargetsArgs.CacheKey(Name, Version, this);
 
-    public IReadOnlyDictionary<string, string> Metadata =>
-        ExplicitTargetsArgs.Metadata(Name, Version, VocabSize, NumExamples, SeqLen, NumKvPairs, PowerA, RandomNonQueries, Seed);
+    public IReadOnlyDictionary<string, string> Metadata => ExplicitTargetsArgs.Metadata(Name, Version, this);
 
     private static UserError Invalid(string argument, string rule) => ExplicitTargetsArgs.Invalid(Name, argument, rule);
 }

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Rebased.Data.ForgettingMqar;
 
 /// <summary>
@@ -10,7 +8,7 @@ namespace Rebased.Data.ForgettingMqar;
 /// ∝ i^(a−1), i = 1 … (L − 2(K + U))/2), and the target is the key's last value in the context.
 /// </summary>
 public sealed record ForgettingMqarArgs(int VocabSize, int NumExamples, int SeqLen, int NumKvPairs = 8, int NumUpdates = 4,
-    double PowerA = 0.01, bool RandomNonQueries = true, long Seed = 0)
+    double PowerA = 0.01, bool RandomNonQueries = true, long Seed = 0) : IExplicitTargetsArgs
 {
     public const string Name = "forgetting_mqar";
     public const string Version = "numpy-1";
@@ -31,22 +29,19 @@ public sealed record ForgettingMqarArgs(int VocabSize, int NumExamples, int SeqL
     /// <summary>Zoology's assertions and this implementation's limits; throws a <see cref="UserError"/> naming the argument.</summary>
     public void Validate()
     {
-        ExplicitTargetsArgs.CheckShape(Name, NumExamples, SeqLen, VocabSize);
+        ExplicitTargetsArgs.CheckShape(Name, this);
         if (NumKvPairs < 1) throw Invalid("num_kv_pairs", $"must be at least 1, got {NumKvPairs}");
         if (NumUpdates < 0 || NumUpdates > NumKvPairs) throw Invalid("num_updates", $"must be in [0, num_kv_pairs = {NumKvPairs}], got {NumUpdates}");
         long needed = 2L * (NumKvPairs + NumUpdates) + 2L * NumKvPairs;
         if (needed > SeqLen)
             throw Invalid("input_seq_len", $"must hold the pairs, the updates and a query per key: 2 × (num_kv_pairs + num_updates) + 2 × num_kv_pairs = {needed} > {SeqLen}");
-        ExplicitTargetsArgs.CheckSampling(Name, QuerySlots, PowerA, Seed, TokenCount);
+        ExplicitTargetsArgs.CheckSampling(Name, this);
     }
 
     /// <summary>The identity of a set: every argument and the generator version.</summary>
-    public string CacheKey => string.Create(CultureInfo.InvariantCulture,
-        $"{Name};version={Version};vocab={VocabSize};examples={NumExamples};seq_len={SeqLen};kv_pairs={NumKvPairs};updates={NumUpdates};" +
-        $"power_a={PowerA:R};random_non_queries={RandomNonQueries};seed={Seed}");
+    public string CacheKey => ExplicitTargetsArgs.CacheKey(Name, Version, this, ("updates", NumUpdates));
 
-    public IReadOnlyDictionary<string, string> Metadata =>
-        ExplicitTargetsArgs.Metadata(Name, Version, VocabSize, NumExamples, SeqLen, NumKvPairs, PowerA, RandomNonQueries, Seed, ("num_updates", NumUpdates.ToString(CultureInfo.InvariantCulture)));
+    public IReadOnlyDictionary<string, string> Metadata => ExplicitTargetsArgs.Metadata(Name, Version, this, ("num_updates", NumUpdates));
 
     private static UserError Invalid(string argument, string rule) => ExplicitTargetsArgs.Invalid(Name, argument, rule);
 }

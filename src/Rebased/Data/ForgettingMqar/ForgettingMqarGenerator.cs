@@ -12,28 +12,15 @@ namespace Rebased.Data.ForgettingMqar;
 /// </summary>
 public static class ForgettingMqarGenerator
 {
-    private const ulong FillerPurpose = 0x46494c4c4552ul;
-
     public static QuerySet Generate(ForgettingMqarArgs args)
     {
         args.Validate();
-        int n = args.NumExamples, seqLen = args.SeqLen, k = args.NumKvPairs, u = args.NumUpdates, context = args.ContextLength;
+        int n = args.NumExamples, k = args.NumKvPairs, u = args.NumUpdates, context = args.ContextLength;
         int valueStart = args.ValueStart, keyCount = valueStart - 1, valueCount = args.VocabSize - valueStart;
         var random = new NumpyLegacyRandom((uint)args.Seed);
-        var permutation = new int[Math.Max(keyCount, valueCount)];
 
-        var keys = new int[n * k];
-        for (int row = 0; row < n; row++)
-        {
-            random.PermutationInto(permutation.AsSpan(0, keyCount));
-            for (int j = 0; j < k; j++) keys[row * k + j] = 1 + permutation[j];
-        }
-        var originals = new int[n * k];
-        for (int row = 0; row < n; row++)
-        {
-            random.PermutationInto(permutation.AsSpan(0, valueCount));
-            for (int j = 0; j < k; j++) originals[row * k + j] = valueStart + permutation[j];
-        }
+        var keys = random.ChoicePerRow(n, keyCount, k, 1);
+        var originals = random.ChoicePerRow(n, valueCount, k, valueStart);
         var updatedValues = new int[n * u];
         for (int row = 0; row < n; row++)
             for (int j = 0; j < u; j++)
@@ -51,46 +38,27 @@ public static class ForgettingMqarGenerator
             pairOrder.AsSpan(0, u).CopyTo(updatedPairs.AsSpan(row * u, u));
         }
 
-        var tokens = TokenStore.Create(args.VocabSize, args.TokenCount);
-        var positions = new int[n * k];
-        var targets = new int[n * k];
-        var choice = new NumpyLegacyRandom.WeightedChoice(PowerLaw.Probabilities(args.QuerySlots, args.PowerA));
-        var slots = new int[k];
         var finalValues = new int[k];
-        var rowTokens = new int[seqLen];
-        for (int row = 0; row < n; row++)
+        return ExplicitTargetsRows.Generate(args, random, (row, slots, tokens, positions, targets) =>
         {
-            choice.Sample(random, slots);
-            Array.Clear(rowTokens);
             for (int j = 0; j < k; j++)
             {
-                rowTokens[2 * j] = keys[row * k + j];
-                rowTokens[2 * j + 1] = finalValues[j] = originals[row * k + j];
+                tokens[2 * j] = keys[row * k + j];
+                tokens[2 * j + 1] = finalValues[j] = originals[row * k + j];
             }
             for (int j = 0; j < u; j++)
             {
                 int pair = updatedPairs[row * u + j], value = updatedValues[row * u + j];
-                rowTokens[2 * (k + j)] = keys[row * k + pair];
-                rowTokens[2 * (k + j) + 1] = finalValues[pair] = value;
+                tokens[2 * (k + j)] = keys[row * k + pair];
+                tokens[2 * (k + j) + 1] = finalValues[pair] = value;
             }
             for (int j = 0; j < k; j++)
             {
                 int query = context + 2 * slots[j];
-                rowTokens[query] = keys[row * k + j];
-                positions[row * k + j] = query;
-                targets[row * k + j] = finalValues[j];
+                tokens[query] = keys[row * k + j];
+                positions[j] = query;
+                targets[j] = finalValues[j];
             }
-            if (args.RandomNonQueries) FillNonQueries(args, row, rowTokens);
-            tokens.Write(row * seqLen, rowTokens);
-        }
-        return new QuerySet(args.VocabSize, seqLen, k, tokens, positions, targets);
-    }
-
-    /// <summary>random_non_queries: every filler 0 of the query region becomes a uniform id in [0, V) (0 included, as torch.randint does).</summary>
-    private static void FillNonQueries(ForgettingMqarArgs args, int row, Span<int> tokens)
-    {
-        var random = new CounterRandom(args.Seed, row, FillerPurpose);
-        for (int p = args.ContextLength; p < tokens.Length; p++)
-            if (tokens[p] == 0) tokens[p] = random.Below(args.VocabSize);
+        });
     }
 }

@@ -9,9 +9,6 @@ namespace Rebased.Data.Mqar;
 /// </summary>
 public static class MqarGenerator
 {
-    /// <summary>Stream purpose of the filler tokens (random_non_queries), separate from the structure's draws.</summary>
-    private const ulong FillerPurpose = 0x46494c4c4552ul;
-
     /// <summary>Output version of each mode; bump it whenever the same arguments would produce different data.</summary>
     public static string Version(MqarMode mode) => mode switch
     {
@@ -81,7 +78,7 @@ public static class MqarGenerator
                 foreach (int r in TaskRows(task, n))
                 {
                     tokens.Read<int>(r * seqLen, row);
-                    FillNonQueries(args, r, row);
+                    NonQueryFillers.Fill(args.Seed, r, args.VocabSize, args.ContextLength, row);
                     tokens.Write(r * seqLen, row);
                 }
                 return row;
@@ -161,7 +158,7 @@ public static class MqarGenerator
             row[position] = row[2 * j];
             mask[position >> 6] |= 1ul << position;
         }
-        if (args.RandomNonQueries) FillNonQueries(args, index, row);
+        if (args.RandomNonQueries) NonQueryFillers.Fill(args.Seed, index, args.VocabSize, args.ContextLength, row);
     }
 
     /// <summary>Least-significant-digit radix sort of 64-bit keys, a byte per pass; passes where every key has the same byte are skipped.</summary>
@@ -183,14 +180,6 @@ public static class MqarGenerator
             target = swap;
         }
         if (source != keys) source.CopyTo(keys);
-    }
-
-    /// <summary>random_non_queries: every filler 0 of the row becomes a uniform id in [0, V) (0 included, as torch.randint does).</summary>
-    private static void FillNonQueries(MqarArgs args, int index, Span<int> row)
-    {
-        var random = new CounterRandom(args.Seed, index, FillerPurpose);
-        for (int p = args.ContextLength; p < row.Length; p++)
-            if (row[p] == 0) row[p] = random.Below(args.VocabSize);
     }
 
     private const int RowsPerTask = 64;
