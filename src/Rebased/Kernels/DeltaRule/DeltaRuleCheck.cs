@@ -6,7 +6,7 @@ namespace Rebased.Kernels.DeltaRule;
 /// </summary>
 public sealed record DeltaRuleCase(long B, long H, long T, long Dk, long Dv, bool HeadSplit = false)
 {
-    public double Scale => 1.0 / Math.Sqrt(Dk);
+    public KeyValueShape Shape => new(B, H, T, Dk, Dv);
 
     public override string ToString() => $"B={B} H={H} T={T} Dk={Dk} Dv={Dv}{(HeadSplit ? " head-split views" : "")}";
 }
@@ -25,20 +25,6 @@ public static class DeltaRuleCheck
         new(2, 4, 257, 16, 64, HeadSplit: true),
     ];
 
-    public static FormCheckResult Run(IDeltaRule form, DeltaRuleCase c, Device device, ScalarType dtype, long seed)
-    {
-        using var scope = NewDisposeScope();
-        // Drawn on the CPU in float64 (TorchSharp's seeded generator is a CPU one), then moved.
-        var generator = new Generator((ulong)seed);
-        Tensor Random(params long[] shape) => randn(shape, ScalarType.Float64, generator: generator).to(device);
-        var q = nn.functional.normalize(Random(c.B, c.H, c.T, c.Dk), dim: -1);
-        var k = nn.functional.normalize(Random(c.B, c.H, c.T, c.Dk), dim: -1);
-        var v = Random(c.B, c.H, c.T, c.Dv);
-        var beta = Random(c.B, c.H, c.T).sigmoid();
-        var outputGradient = Random(c.B, c.H, c.T, c.Dv);
-        var reference = new DeltaRuleRecurrent();
-        return FormCheck.Compare(form.Name, c.ToString(),
-            x => form.Forward(x[0], x[1], x[2], x[3], c.Scale), x => reference.Forward(x[0], x[1], x[2], x[3], c.Scale),
-            [q, k, v, beta], outputGradient, ["o", "dq", "dk", "dv", "dbeta"], dtype, c.HeadSplit);
-    }
+    public static FormCheckResult Run(IDeltaRule form, DeltaRuleCase c, Device device, ScalarType dtype, long seed) =>
+        KeyValueRecurrence.Check(form, new DeltaRuleRecurrent(), DeltaRuleForms.Inputs, "dbeta", c.Shape, c.ToString(), c.HeadSplit, device, dtype, seed);
 }

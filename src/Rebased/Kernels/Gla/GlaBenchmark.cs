@@ -1,24 +1,10 @@
 namespace Rebased.Kernels.Gla;
 
-/// <summary>Times GLA forms at one shape (forward, and forward+backward through q, k, v and g) with <see cref="FormTimer"/>.</summary>
+/// <summary>Times GLA forms at one shape (forward, and forward+backward through q, k, v and g) with <see cref="KeyValueRecurrence.Measure"/>.</summary>
 public static class GlaBenchmark
 {
-    /// <summary>Forms whose estimated autograd memory at a shape exceeds this are skipped.</summary>
-    public static long MemoryBudgetBytes { get; set; } = 8L << 30;
-
-    public static List<FormTiming> Measure(IReadOnlyList<IGatedLinearAttention> forms, KeyValueShape shape, Device device, ScalarType dtype, TimeSpan budgetPerForm)
-    {
-        using var scope = NewDisposeScope();
-        var generator = new Generator(17);
-        Tensor Random(long width) => randn([shape.B, shape.H, shape.T, width], dtype, generator: generator).to(device);
-        var (q, k, v) = (Random(shape.Dk), Random(shape.Dk), Random(shape.Dv));
-        var g = nn.functional.logsigmoid(Random(shape.Dk)) / 16;
-        var dy = Random(shape.Dv);
-        double scale = 1.0 / Math.Sqrt(shape.Dk);
-        var timed = forms.Select(form => TimedForm.OfForward(form.Name, EstimatedBytes(form, shape), MemoryBudgetBytes,
-            x => form.Forward(x[0], x[1], x[2], x[3], scale), [q, k, v, g], dy)).ToList();
-        return FormTimer.Measure(timed, device, budgetPerForm);
-    }
+    public static List<FormTiming> Measure(IReadOnlyList<IGatedLinearAttention> forms, KeyValueShape shape, Device device, ScalarType dtype, TimeSpan budgetPerForm) =>
+        KeyValueRecurrence.Measure(forms, GlaForms.Inputs(gateNormalizer: 16), EstimatedBytes, shape, device, dtype, budgetPerForm);
 
     /// <summary>Autograd keeps one fp32 Dk×Dv state per token for the recurrent form and per chunk for the chunked one, plus the sub-chunk score tensors.</summary>
     private static long EstimatedBytes(IGatedLinearAttention form, KeyValueShape s) => form switch

@@ -7,7 +7,7 @@ namespace Rebased.Kernels.Gla;
 /// </summary>
 public sealed record GlaCase(long B, long H, long T, long Dk, long Dv, double GateNormalizer = 16, bool HeadSplit = false)
 {
-    public double Scale => 1.0 / Math.Sqrt(Dk);
+    public KeyValueShape Shape => new(B, H, T, Dk, Dv);
 
     public override string ToString() =>
         $"B={B} H={H} T={T} Dk={Dk} Dv={Dv} gate/{GateNormalizer}{(HeadSplit ? " head-split views" : "")}";
@@ -28,20 +28,6 @@ public static class GlaCheck
         new(2, 4, 257, 16, 64, GateNormalizer: 1, HeadSplit: true),
     ];
 
-    public static FormCheckResult Run(IGatedLinearAttention form, GlaCase c, Device device, ScalarType dtype, long seed)
-    {
-        using var scope = NewDisposeScope();
-        // Drawn on the CPU in float64 (TorchSharp's seeded generator is a CPU one), then moved.
-        var generator = new Generator((ulong)seed);
-        Tensor Random(params long[] shape) => randn(shape, ScalarType.Float64, generator: generator).to(device);
-        var q = Random(c.B, c.H, c.T, c.Dk);
-        var k = Random(c.B, c.H, c.T, c.Dk);
-        var v = Random(c.B, c.H, c.T, c.Dv);
-        var g = nn.functional.logsigmoid(Random(c.B, c.H, c.T, c.Dk)) / c.GateNormalizer;
-        var outputGradient = Random(c.B, c.H, c.T, c.Dv);
-        var reference = new GlaRecurrent();
-        return FormCheck.Compare(form.Name, c.ToString(),
-            x => form.Forward(x[0], x[1], x[2], x[3], c.Scale), x => reference.Forward(x[0], x[1], x[2], x[3], c.Scale),
-            [q, k, v, g], outputGradient, ["o", "dq", "dk", "dv", "dg"], dtype, c.HeadSplit);
-    }
+    public static FormCheckResult Run(IGatedLinearAttention form, GlaCase c, Device device, ScalarType dtype, long seed) =>
+        KeyValueRecurrence.Check(form, new GlaRecurrent(), GlaForms.Inputs(c.GateNormalizer), "dg", c.Shape, c.ToString(), c.HeadSplit, device, dtype, seed);
 }
