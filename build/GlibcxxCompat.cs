@@ -32,20 +32,10 @@ namespace Rebased.Native
         public static List<string> DefinedVersions(byte[] elf)
         {
             var names = new List<string>();
-            foreach (var section in Sections(elf))
+            foreach (var (strings, definition) in VersionEntries(elf, ShtGnuVerdef, nextField: 16))
             {
-                if (section.Type != ShtGnuVerdef) continue;
-                var strtab = SectionAt(elf, (int)section.Link);
-                long entry = section.Offset;
-                for (uint i = 0; i < section.Info; i++)
-                {
-                    uint auxOffset = U32(elf, entry + 12);
-                    uint next = U32(elf, entry + 16);
-                    uint nameOffset = U32(elf, entry + auxOffset);
-                    names.Add(CString(elf, strtab.Offset + nameOffset));
-                    if (next == 0) break;
-                    entry += next;
-                }
+                uint auxOffset = U32(elf, definition + 12);
+                names.Add(CString(elf, strings.Offset + U32(elf, definition + auxOffset)));
             }
             return names;
         }
@@ -130,28 +120,40 @@ namespace Rebased.Native
 
         private static long FindRequirementFlags(byte[] elf, string version)
         {
-            foreach (var section in Sections(elf))
+            foreach (var (strings, need) in VersionEntries(elf, ShtGnuVerneed, nextField: 12))
             {
-                if (section.Type != ShtGnuVerneed) continue;
-                var strtab = SectionAt(elf, (int)section.Link);
-                long need = section.Offset;
-                for (uint i = 0; i < section.Info; i++)
+                ushort count = U16(elf, need + 2);
+                long aux = need + U32(elf, need + 8);
+                for (int j = 0; j < count; j++)
                 {
-                    ushort count = U16(elf, need + 2);
-                    long aux = need + U32(elf, need + 8);
-                    for (int j = 0; j < count; j++)
-                    {
-                        if (CString(elf, strtab.Offset + U32(elf, aux + 8)) == version) return aux + 4;
-                        uint nextAux = U32(elf, aux + 12);
-                        if (nextAux == 0) break;
-                        aux += nextAux;
-                    }
-                    uint next = U32(elf, need + 12);
-                    if (next == 0) break;
-                    need += next;
+                    if (CString(elf, strings.Offset + U32(elf, aux + 8)) == version) return aux + 4;
+                    uint nextAux = U32(elf, aux + 12);
+                    if (nextAux == 0) break;
+                    aux += nextAux;
                 }
             }
             return -1;
+        }
+
+        /// <summary>
+        /// The entries of every section of <paramref name="type"/> (.gnu.version_d or .gnu.version_r), each with its
+        /// section's string table: the section's Info entries, each giving the offset to the next at <paramref name="nextField"/>.
+        /// </summary>
+        private static IEnumerable<(Section Strings, long Entry)> VersionEntries(byte[] elf, uint type, int nextField)
+        {
+            foreach (var section in Sections(elf))
+            {
+                if (section.Type != type) continue;
+                var strings = SectionAt(elf, (int)section.Link);
+                long entry = section.Offset;
+                for (uint i = 0; i < section.Info; i++)
+                {
+                    yield return (strings, entry);
+                    uint next = U32(elf, entry + nextField);
+                    if (next == 0) break;
+                    entry += next;
+                }
+            }
         }
 
         private static IEnumerable<Section> Sections(byte[] elf)

@@ -19,7 +19,7 @@ public interface ISelectiveScan : IKernelForm
         Tensor? deltaBias = null, bool deltaSoftplus = false);
 }
 
-/// <summary>All selective-scan forms by name, and the parts every form shares.</summary>
+/// <summary>All selective-scan forms by name.</summary>
 public static class SelectiveScanForms
 {
     /// <summary>Every implementation; <c>auto</c> prefers the fused CUDA form, then the parallel one.</summary>
@@ -48,45 +48,48 @@ public static class SelectiveScanForms
             Tensor? deltaBias = null, bool deltaSoftplus = false) =>
             Auto(u, a).Forward(u, delta, a, b, c, d, z, deltaBias, deltaSoftplus);
     }
-
-    /// <summary>The per-step decays exp(Δ·A) and inputs Δ·B·u, both [B, D, L, N], and the effective Δ.</summary>
-    internal static (Tensor Decay, Tensor Input) Discretize(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor? deltaBias, bool deltaSoftplus)
-    {
-        if (deltaBias is not null) delta = delta + deltaBias.unsqueeze(-1);
-        if (deltaSoftplus) delta = nn.functional.softplus(delta);
-        var decay = (delta.unsqueeze(-1) * a.unsqueeze(1)).exp();
-        var input = (delta * u).unsqueeze(-1) * b.transpose(1, 2).unsqueeze(1);
-        return (decay, input);
-    }
-
-    /// <summary>y + D·u, then the SiLU(z) gate.</summary>
-    internal static Tensor Finish(Tensor y, Tensor u, Tensor? d, Tensor? z)
-    {
-        if (d is not null) y = y + u * d.unsqueeze(-1);
-        if (z is not null) y = y * nn.functional.silu(z);
-        return y;
-    }
 }
 
-/// <summary>The reference form: one step per position over the [B, D, N] state, as selective_scan_ref.</summary>
-public sealed class SelectiveScanRecurrent : ISelectiveScan
+/// <summary>
+/// A form written in tensor ops: the per-step decays exp(Δ·A) and inputs Δ·B·u ([B, D, L, N]), the states they
+/// make and y = Σ_n C·h from them (<see cref="Output"/>), then the D skip and the SiLU(z) gate.
+/// </summary>
+public abstract class ComposedSelectiveScan(string name) : ISelectiveScan
 {
-    public string Name => "recurrent";
+    public string Name => name;
 
     public Tensor Forward(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor? d = null, Tensor? z = null,
         Tensor? deltaBias = null, bool deltaSoftplus = false)
     {
         using var scope = NewDisposeScope();
-        var (decay, input) = SelectiveScanForms.Discretize(u, delta, a, b, deltaBias, deltaSoftplus);
-        long steps = u.shape[2];
-        var state = zeros(u.shape[0], u.shape[1], a.shape[1], dtype: decay.dtype, device: u.device);
+        if (deltaBias is not null) delta = delta + deltaBias.unsqueeze(-1);
+        if (deltaSoftplus) delta = nn.functional.softplus(delta);
+        var decay = (delta.unsqueeze(-1) * a.unsqueeze(1)).exp();
+        var input = (delta * u).unsqueeze(-1) * b.transpose(1, 2).unsqueeze(1);
+        var y = Output(decay, input, c);
+        if (d is not null) y = y + u * d.unsqueeze(-1);
+        if (z is not null) y = y * nn.functional.silu(z);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>y [B, D, L] of the recurrence h_t = decay_t·h_{t−1} + input_t (decay, input [B, D, L, N]), read by C [B, N, L].</summary>
+    protected abstract Tensor Output(Tensor decay, Tensor input, Tensor c);
+}
+
+/// <summary>The reference form: one step per position over the [B, D, N] state, as selective_scan_ref.</summary>
+public sealed class SelectiveScanRecurrent() : ComposedSelectiveScan("recurrent")
+{
+    protected override Tensor Output(Tensor decay, Tensor input, Tensor c)
+    {
+        long steps = decay.shape[2];
+        var state = zeros(decay.shape[0], decay.shape[1], decay.shape[3], dtype: decay.dtype, device: decay.device);
         var outputs = new List<Tensor>((int)steps);
         for (long t = 0; t < steps; t++)
         {
             state = decay.select(2, t) * state + input.select(2, t);
             outputs.Add((state * c.select(2, t).unsqueeze(1)).sum(-1));
         }
-        return SelectiveScanForms.Finish(stack(outputs, 2), u, d, z).MoveToOuterDisposeScope();
+        return stack(outputs, 2);
     }
 }
 
@@ -94,17 +97,8 @@ public sealed class SelectiveScanRecurrent : ISelectiveScan
 /// All positions at once: the state recurrence runs as a log-depth parallel scan (<see cref="LinearRecurrence"/>),
 /// then y = Σ_n C·h for every position in one reduction.
 /// </summary>
-public sealed class SelectiveScanParallel : ISelectiveScan
+public sealed class SelectiveScanParallel() : ComposedSelectiveScan("parallel")
 {
-    public string Name => "parallel";
-
-    public Tensor Forward(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor? d = null, Tensor? z = null,
-        Tensor? deltaBias = null, bool deltaSoftplus = false)
-    {
-        using var scope = NewDisposeScope();
-        var (decay, input) = SelectiveScanForms.Discretize(u, delta, a, b, deltaBias, deltaSoftplus);
-        var states = LinearRecurrence.Scan(decay, input, 2);
-        var y = (states * c.transpose(1, 2).unsqueeze(1)).sum(-1);
-        return SelectiveScanForms.Finish(y, u, d, z).MoveToOuterDisposeScope();
-    }
+    protected override Tensor Output(Tensor decay, Tensor input, Tensor c) =>
+        (LinearRecurrence.Scan(decay, input, 2) * c.transpose(1, 2).unsqueeze(1)).sum(-1);
 }
