@@ -5,18 +5,15 @@ namespace Rebased.Tests.Experiments;
 
 /// <summary>`rebased sweep` as a separate process, killed (SIGKILL, or SIGINT as Ctrl-C sends) at random
 /// moments and started again with the same command: every run must end finished, trained to the end exactly once.</summary>
-public class KillAndResumeTests : IDisposable
+public class KillAndResumeTests : SweepKitTests
 {
-    readonly SweepTestKit _kit = new();
-    public void Dispose() => _kit.Dispose();
-
-    string[] SweepArgs(string file) => ["sweep", file, "--workers", "2", "--store", Path.Combine(_kit.Dir, "store.db")];
+    string[] SweepArgs(string file) => ["sweep", file, "--workers", "2", "--store", Path.Combine(Kit.Dir, "store.db")];
 
     void AssertEachRunFinishedExactlyOnce(string sweepName, int expectedRuns, int? epochs = null)
     {
-        var log = _kit.LogLines();
+        var log = Kit.LogLines();
         Assert.DoesNotContain(log, l => l.StartsWith("duplicate", StringComparison.Ordinal));
-        using var store = RunStore.Open(Path.Combine(_kit.Dir, "store.db"));
+        using var store = RunStore.Open(Path.Combine(Kit.Dir, "store.db"));
         var rows = store.List(sweepName);
         Assert.Equal(expectedRuns, rows.Count);
         foreach (var row in rows)
@@ -32,7 +29,7 @@ public class KillAndResumeTests : IDisposable
         // No trainer is left behind.
         Assert.DoesNotContain(Directory.EnumerateDirectories("/proc"), p =>
         {
-            try { return File.ReadAllText(Path.Combine(p, "cmdline")).Contains(_kit.Dir, StringComparison.Ordinal); }
+            try { return File.ReadAllText(Path.Combine(p, "cmdline")).Contains(Kit.Dir, StringComparison.Ordinal); }
             catch (IOException) { return false; }
         });
     }
@@ -47,21 +44,21 @@ public class KillAndResumeTests : IDisposable
     [Fact]
     public void SweepKilledAtRandomPointsFinishesEveryRunExactlyOnce()
     {
-        var file = _kit.WriteSweep("killed", "  model.d_model: {values: [8, 16, 24, 32, 40, 48, 56, 64]}\n  learning_rate: {value: 1e-3}");
+        var file = Kit.WriteSweep("killed", "  model.d_model: {values: [8, 16, 24, 32, 40, 48, 56, 64]}\n  learning_rate: {value: 1e-3}");
         // 8 runs of 0.6 s on 2 workers: 2.4 s of training, more than two attempts of at most 1.2 s each.
-        var trainer = _kit.TrainerWords(epochs: 6, epochSeconds: 0.1);
+        var trainer = Kit.TrainerWords(epochs: 6, epochSeconds: 0.1);
         var random = new Random(20240214);
         int kills = 0;
         for (int attempt = 0; attempt < 5; attempt++)
         {
-            using var sweep = _kit.StartCli(trainer, SweepArgs(file));
+            using var sweep = Kit.StartCli(trainer, SweepArgs(file));
             Thread.Sleep(random.Next(300, 1200));
             if (sweep.HasExited) break;
             sweep.Kill(); // SIGKILL to the sweep only: its trainers are orphaned, as with kill -9
             sweep.WaitForExit();
             kills++;
         }
-        using var final = _kit.StartCli(trainer, SweepArgs(file));
+        using var final = Kit.StartCli(trainer, SweepArgs(file));
         Assert.Equal(0, RunToEnd(final));
         Assert.True(kills >= 2, $"the sweep was killed {kills} times");
         AssertEachRunFinishedExactlyOnce("killed", 8, epochs: 6);
@@ -70,69 +67,69 @@ public class KillAndResumeTests : IDisposable
     [Fact]
     public void TrainersOfAKilledSweepStopThemselvesAndStatusGivesTheirRunsBack()
     {
-        var file = _kit.WriteSweep("orphans", "  model.d_model: {values: [8, 16, 24]}");
-        var store = Path.Combine(_kit.Dir, "store.db");
-        using (var sweep = _kit.StartCli(_kit.TrainerWords(epochs: 100_000, epochSeconds: 0.05), [.. SweepArgs(file), "--lease-seconds", "4"]))
+        var file = Kit.WriteSweep("orphans", "  model.d_model: {values: [8, 16, 24]}");
+        var store = Path.Combine(Kit.Dir, "store.db");
+        using (var sweep = Kit.StartCli(Kit.TrainerWords(epochs: 100_000, epochSeconds: 0.05), [.. SweepArgs(file), "--lease-seconds", "4"]))
         {
-            SweepTestKit.WaitUntil(() => Directory.Exists(Path.Combine(_kit.Dir, "runs", "orphans")) &&
-                Directory.GetFiles(Path.Combine(_kit.Dir, "runs", "orphans"), "epoch", SearchOption.AllDirectories).Length >= 2,
+            SweepTestKit.WaitUntil(() => Directory.Exists(Path.Combine(Kit.Dir, "runs", "orphans")) &&
+                Directory.GetFiles(Path.Combine(Kit.Dir, "runs", "orphans"), "epoch", SearchOption.AllDirectories).Length >= 2,
                 TimeSpan.FromSeconds(120), "checkpoints of two runs");
             sweep.Kill(); // kill -9 of the sweep alone
             sweep.WaitForExit();
         }
-        SweepTestKit.WaitUntil(() => _kit.LogLines().Count(l => l.StartsWith("orphaned", StringComparison.Ordinal)) == 2 && !TrainerAlive(),
-            TimeSpan.FromSeconds(120), "the orphaned trainers to stop", () => string.Join("\n", _kit.LogLines()));
+        SweepTestKit.WaitUntil(() => Kit.LogLines().Count(l => l.StartsWith("orphaned", StringComparison.Ordinal)) == 2 && !TrainerAlive(),
+            TimeSpan.FromSeconds(120), "the orphaned trainers to stop", () => string.Join("\n", Kit.LogLines()));
 
         using (var open = RunStore.Open(store))
             SweepTestKit.WaitUntil(() => open.List("orphans").All(r => r.LeaseUntil is null || r.LeaseUntil < DateTimeOffset.UtcNow.AddSeconds(-1)),
                 TimeSpan.FromSeconds(120), "the leases to expire");
-        using (var status = _kit.StartCli(_kit.TrainerWords(), "sweep", "status", "--store", store))
+        using (var status = Kit.StartCli(Kit.TrainerWords(), "sweep", "status", "--store", store))
         {
             Assert.Equal(0, RunToEnd(status));
-            var output = File.ReadAllText(Path.Combine(_kit.Dir, $"cli-{status.Id}.log"));
+            var output = File.ReadAllText(Path.Combine(Kit.Dir, $"cli-{status.Id}.log"));
             Assert.Contains("2 run(s) marked running had an expired lease (their sweep or worker is gone): given back as pending", output);
             Assert.Matches(@"orphans\s*│\s*0\s*│\s*0\s*│\s*0\s*│\s*3\s*│\s*3", output);
         }
-        using (var again = _kit.StartCli(_kit.TrainerWords(epochs: 3), SweepArgs(file))) Assert.Equal(0, RunToEnd(again));
+        using (var again = Kit.StartCli(Kit.TrainerWords(epochs: 3), SweepArgs(file))) Assert.Equal(0, RunToEnd(again));
         AssertEachRunFinishedExactlyOnce("orphans", 3);
-        Assert.Equal(2, _kit.LogLines().Count(l => l.StartsWith("start", StringComparison.Ordinal) && !l.Contains(" from=1 ")));
+        Assert.Equal(2, Kit.LogLines().Count(l => l.StartsWith("start", StringComparison.Ordinal) && !l.Contains(" from=1 ")));
     }
 
     bool TrainerAlive() => Directory.EnumerateDirectories("/proc").Any(p =>
     {
-        try { return File.ReadAllText(Path.Combine(p, "cmdline")).Contains(_kit.Trainer, StringComparison.Ordinal); }
+        try { return File.ReadAllText(Path.Combine(p, "cmdline")).Contains(Kit.Trainer, StringComparison.Ordinal); }
         catch (IOException) { return false; }
     });
 
     [Fact]
     public void CtrlCStopsTheSweepAndTheSameCommandResumesFromCheckpoints()
     {
-        var file = _kit.WriteSweep("interrupted", "  model.d_model: {values: [8, 16, 24]}");
+        var file = Kit.WriteSweep("interrupted", "  model.d_model: {values: [8, 16, 24]}");
         // Runs that cannot finish before the interrupt however slow the machine; the second sweep's trainers stop
         // at once when they resume (past their last epoch).
-        var trainer = _kit.TrainerWords(epochs: 100_000, epochSeconds: 0.05);
+        var trainer = Kit.TrainerWords(epochs: 100_000, epochSeconds: 0.05);
         string[] checkpoints = [];
-        using (var sweep = _kit.StartCli(trainer, ownProcessGroup: true, SweepArgs(file)))
+        using (var sweep = Kit.StartCli(trainer, ownProcessGroup: true, SweepArgs(file)))
         {
             SweepTestKit.WaitUntil(() =>
             {
-                var runs = Path.Combine(_kit.Dir, "runs", "interrupted");
+                var runs = Path.Combine(Kit.Dir, "runs", "interrupted");
                 checkpoints = Directory.Exists(runs) ? Directory.GetFiles(runs, "epoch", SearchOption.AllDirectories) : [];
                 return checkpoints.Length >= 2;
             }, TimeSpan.FromSeconds(120), "checkpoints of two runs");
             // Ctrl-C at a terminal: SIGINT to the sweep and its trainers at once, and the sweep signals them again.
             Process.Start("kill", ["-INT", "--", $"-{sweep.Id}"])!.WaitForExit();
             Assert.Equal(1, RunToEnd(sweep)); // interrupted: exit 1, runs given back
-            var output = File.ReadAllText(Path.Combine(_kit.Dir, $"cli-{sweep.Id}.log"));
+            var output = File.ReadAllText(Path.Combine(Kit.Dir, $"cli-{sweep.Id}.log"));
             Assert.Equal(2, output.Split('\n').Count(l => l.Contains("checkpoint written, resumes from its checkpoint on the next run of the sweep")));
             Assert.Contains("this session: 0 finished, 0 failed, 2 interrupted", output);
         }
-        Assert.DoesNotContain(_kit.LogLines(), l => l.StartsWith("finish", StringComparison.Ordinal));
+        Assert.DoesNotContain(Kit.LogLines(), l => l.StartsWith("finish", StringComparison.Ordinal));
         // The trainers were asked to stop (SIGINT), not killed.
-        Assert.Equal(2, _kit.LogLines().Count(l => l.StartsWith("interrupted", StringComparison.Ordinal)));
+        Assert.Equal(2, Kit.LogLines().Count(l => l.StartsWith("interrupted", StringComparison.Ordinal)));
 
-        using (var again = _kit.StartCli(_kit.TrainerWords(epochs: 3), SweepArgs(file))) Assert.Equal(0, RunToEnd(again));
-        var starts = _kit.LogLines().Where(l => l.StartsWith("start", StringComparison.Ordinal)).ToList();
+        using (var again = Kit.StartCli(Kit.TrainerWords(epochs: 3), SweepArgs(file))) Assert.Equal(0, RunToEnd(again));
+        var starts = Kit.LogLines().Where(l => l.StartsWith("start", StringComparison.Ordinal)).ToList();
         foreach (var checkpoint in checkpoints)
         {
             var runDir = Path.GetFullPath(Path.Combine(checkpoint, "..", "..", ".."));

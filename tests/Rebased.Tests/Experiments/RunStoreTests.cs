@@ -4,11 +4,8 @@ namespace Rebased.Tests.Experiments;
 
 /// <summary>Store semantics, on SQLite always and on PostgreSQL when REBASED_TEST_POSTGRES names a server
 /// (postgres://user:pass@host/db); without it the PostgreSQL cases are reported as skipped.</summary>
-public class RunStoreTests : IDisposable
+public class RunStoreTests : SweepKitTests
 {
-    readonly SweepTestKit _kit = new();
-    public void Dispose() => _kit.Dispose();
-
     public static TheoryData<string> Stores => ["sqlite", "postgres"];
 
     internal static string? PostgresUrl => Environment.GetEnvironmentVariable("REBASED_TEST_POSTGRES");
@@ -36,8 +33,8 @@ public class RunStoreTests : IDisposable
     [MemberData(nameof(Stores))]
     public void RegisterIsIdempotentAndClaimsFollowTheGridOrder(string kind)
     {
-        using var store = RunStore.Open(StoreUrl(kind, _kit));
-        var (sweep, runs) = Register(store, _kit, "  seed: {values: [1, 2, 3]}");
+        using var store = RunStore.Open(StoreUrl(kind, Kit));
+        var (sweep, runs) = Register(store, Kit, "  seed: {values: [1, 2, 3]}");
         Assert.Equal(0, store.Register(runs));
         var lease = TimeSpan.FromMinutes(1);
         var first = store.Claim("w1", "cuda:0", lease, sweep)!;
@@ -74,9 +71,9 @@ public class RunStoreTests : IDisposable
     [MemberData(nameof(Stores))]
     public void ConcurrentClaimsNeverHandOutARunTwice(string kind)
     {
-        var url = StoreUrl(kind, _kit);
+        var url = StoreUrl(kind, Kit);
         string sweep;
-        using (var setup = RunStore.Open(url)) sweep = Register(setup, _kit, "  seed: {values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}\n  model.d_model: {values: [8, 16, 32, 64]}").Sweep;
+        using (var setup = RunStore.Open(url)) sweep = Register(setup, Kit, "  seed: {values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}\n  model.d_model: {values: [8, 16, 32, 64]}").Sweep;
         // Six claimers, each with its own store (own connections), race for 40 runs.
         var claimed = new System.Collections.Concurrent.ConcurrentBag<(string Worker, string Hash)>();
         Parallel.For(0, 6, new ParallelOptions { MaxDegreeOfParallelism = 6 }, w =>
@@ -98,8 +95,8 @@ public class RunStoreTests : IDisposable
     [MemberData(nameof(Stores))]
     public void ExpiredLeaseIsClaimedAgainAndTheOldHolderCannotWrite(string kind)
     {
-        using var store = RunStore.Open(StoreUrl(kind, _kit));
-        var (sweep, _) = Register(store, _kit, "  seed: {value: 1}");
+        using var store = RunStore.Open(StoreUrl(kind, Kit));
+        var (sweep, _) = Register(store, Kit, "  seed: {value: 1}");
         var lease = TimeSpan.FromMilliseconds(600);
         var held = store.Claim("dead", null, lease, sweep)!;
         Assert.Null(store.Claim("alive", null, lease, sweep));
@@ -116,7 +113,7 @@ public class RunStoreTests : IDisposable
     [Fact]
     public void StoreUrlsAreParsedOrRejected()
     {
-        using (var sqlite = RunStore.Open("sqlite:" + Path.Combine(_kit.Dir, "a.db"))) Assert.Equal(Path.Combine(_kit.Dir, "a.db"), sqlite.Description);
+        using (var sqlite = RunStore.Open("sqlite:" + Path.Combine(Kit.Dir, "a.db"))) Assert.Equal(Path.Combine(Kit.Dir, "a.db"), sqlite.Description);
         Assert.Contains("unknown scheme", Assert.Throws<UserError>(() => RunStore.Open("mysql://x/y")).Message);
         Assert.Contains("names no database", Assert.Throws<UserError>(() => RunStore.Open("postgres://u:secret@localhost")).Message);
         var e = Assert.Throws<UserError>(() => RunStore.Open("postgres://u:secret@127.0.0.1:1/db"));

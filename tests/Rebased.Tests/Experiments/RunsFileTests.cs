@@ -6,17 +6,14 @@ namespace Rebased.Tests.Experiments;
 
 /// <summary>The runs file carries finished runs from one store to another: what goes out comes back the same, a
 /// sweep run against the importing store skips the imported runs, and a broken file is an error naming its line.</summary>
-public class RunsFileTests : IDisposable
+public class RunsFileTests : SweepKitTests
 {
-    readonly SweepTestKit _kit = new();
-    public void Dispose() => _kit.Dispose();
-
-    string RunsPath => Path.Combine(_kit.Dir, "results", "runs.jsonl");
+    string RunsPath => Path.Combine(Kit.Dir, "results", "runs.jsonl");
 
     (RunStore Store, string Sweep, IReadOnlyList<RunRecord> Runs) StoreWithFinishedRuns(int finished)
     {
-        var store = RunStore.Open(Path.Combine(_kit.Dir, "source.db"));
-        var (sweep, runs) = RunStoreTests.Register(store, _kit, "  model.d_model: {values: [64, 128]}\n  learning_rate: {values: [1e-3, 3e-3]}");
+        var store = RunStore.Open(Path.Combine(Kit.Dir, "source.db"));
+        var (sweep, runs) = RunStoreTests.Register(store, Kit, "  model.d_model: {values: [64, 128]}\n  learning_rate: {values: [1e-3, 3e-3]}");
         for (int i = 0; i < finished; i++)
         {
             var run = store.Claim("w", "cuda:0", TimeSpan.FromMinutes(1), sweep)!;
@@ -41,7 +38,7 @@ public class RunsFileTests : IDisposable
         Assert.Equal([0.25, 0.6], second["valid_accuracy_by_epoch"]!.AsArray().Select(a => (double)a!));
         Assert.Equal(("NVIDIA H100 80GB HBM3", "abc123", 11.0), ((string)second["device"]!, (string)second["commit"]!, (double)second["wall_s"]!));
 
-        using var target = RunStore.Open(Path.Combine(_kit.Dir, "target.db"));
+        using var target = RunStore.Open(Path.Combine(Kit.Dir, "target.db"));
         Assert.Equal(3, target.ImportFinished(lines.Select(l => l.Run)));
         Assert.Equal(0, target.ImportFinished(lines.Select(l => l.Run)));     // finished rows keep their outcome
         Assert.Equal(1, target.Register(runs));                               // only the unfinished point is new
@@ -69,7 +66,7 @@ public class RunsFileTests : IDisposable
     {
         var (source, sweep, runs) = StoreWithFinishedRuns(finished: 1);
         using (source) RunsFile.Merge(RunsPath, source.List(sweep).Where(r => r.Status == RunStatus.Finished));
-        using var target = RunStore.Open(Path.Combine(_kit.Dir, "target.db"));
+        using var target = RunStore.Open(Path.Combine(Kit.Dir, "target.db"));
         target.Register(runs);
         Assert.Equal(1, target.ImportFinished(RunsFile.Read(RunsPath).Select(l => l.Run)));
         var row = target.Get(sweep, runs[0].ConfigHash)!;

@@ -2,11 +2,8 @@ using Rebased.Experiments;
 
 namespace Rebased.Tests.Experiments;
 
-public class SelectionAndReportTests : IDisposable
+public class SelectionAndReportTests : SweepKitTests
 {
-    readonly SweepTestKit _kit = new();
-    public void Dispose() => _kit.Dispose();
-
     static IEnumerable<RunResult> Runs(string mixer, int d, int l, double lr, params double[] accuracies) =>
         accuracies.Select((a, seed) => new RunResult(mixer, d, l, lr, 42 + seed, a));
 
@@ -74,7 +71,7 @@ public class SelectionAndReportTests : IDisposable
     public void ReportWritesFigureTablesAndCsv()
     {
         var points = Selection.Select(Results);
-        var files = Figure1Report.Write(points, Path.Combine(_kit.Dir, "report"), "demo");
+        var files = Figure1Report.Write(points, Path.Combine(Kit.Dir, "report"), "demo");
 
         var png = File.ReadAllBytes(files.Figure);
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);

@@ -2,30 +2,27 @@ using System.Text.RegularExpressions;
 namespace Rebased.Tests.Experiments;
 
 /// <summary>The commands end to end on a fake trainer: sweep, status, report.</summary>
-public class SweepCliTests : IDisposable
+public class SweepCliTests : SweepKitTests
 {
-    readonly SweepTestKit _kit = new();
-    public void Dispose() => _kit.Dispose();
-
     (int Code, string Output) Run(params string[] args)
     {
-        using var p = _kit.StartCli(_kit.TrainerWords(epochs: 2, epochSeconds: 0.01, crashMixer: "mamba"), args);
+        using var p = Kit.StartCli(Kit.TrainerWords(epochs: 2, epochSeconds: 0.01, crashMixer: "mamba"), args);
         Assert.True(p.WaitForExit(60_000));
         p.WaitForExit();
-        var log = Path.Combine(_kit.Dir, $"cli-{p.Id}.log");
+        var log = Path.Combine(Kit.Dir, $"cli-{p.Id}.log");
         return (p.ExitCode, File.Exists(log) ? File.ReadAllText(log) : "");
     }
 
     [Fact]
     public void SweepStatusAndReportFromOneStore()
     {
-        var file = _kit.WriteSweep("cli", """
+        var file = Kit.WriteSweep("cli", """
               model.sequence_mixer.name: {values: [rebased, mamba]}
               model.d_model: {values: [64, 128]}
               learning_rate: {values: [1e-3, 1e-2]}
               seed: {values: [1, 2]}
             """);
-        var store = Path.Combine(_kit.Dir, "cli.db");
+        var store = Path.Combine(Kit.Dir, "cli.db");
 
         var (code, output) = Run("sweep", file, "--store", store, "--workers", "2");
         Assert.Equal(1, code); // the crashing mixer's runs failed
@@ -43,7 +40,7 @@ public class SweepCliTests : IDisposable
         Assert.Equal(16, runLines.Count(l => Regex.IsMatch(l, @"^│ \d+ +│ [0-9a-f]{8} │ (finished|failed) +│")));
         Assert.Contains(runLines, l => l.Contains("│ name=mamba d_model=64 le… │"));
 
-        var reports = Path.Combine(_kit.Dir, "reports");
+        var reports = Path.Combine(Kit.Dir, "reports");
         (code, output) = Run("report", "--store", store, "--out", reports);
         Assert.Equal(0, code);
         Assert.Contains("cli: 8 finished runs → 2 points", output);
@@ -56,12 +53,12 @@ public class SweepCliTests : IDisposable
         Assert.Contains("| ReBased | .07±.00 .14±.00 | .11 |", File.ReadAllText(Path.Combine(reports, "cli_table.md")));
 
         // Re-running the finished sweep starts nothing; usage errors exit 2.
-        var before = _kit.LogLines().Length;
+        var before = Kit.LogLines().Length;
         (code, output) = Run("sweep", file, "--store", store);
         Assert.Contains("8 finished, 8 failed, 0 pending", output);
-        Assert.Equal(before, _kit.LogLines().Length);
+        Assert.Equal(before, Kit.LogLines().Length);
         Assert.Equal(2, Run("sweep", file, "--workers", "2", "--devices", "cuda:0").Code);
-        (code, output) = Run("sweep", Path.Combine(_kit.Dir, "missing.yaml"));
+        (code, output) = Run("sweep", Path.Combine(Kit.Dir, "missing.yaml"));
         Assert.Equal(1, code);
         Assert.Contains("error: sweep file not found", output);
     }

@@ -3,11 +3,8 @@ using Rebased.Experiments;
 
 namespace Rebased.Tests.Experiments;
 
-public class SweepDefinitionTests : IDisposable
+public class SweepDefinitionTests : SweepKitTests
 {
-    readonly SweepTestKit _kit = new();
-    public void Dispose() => _kit.Dispose();
-
     // The reference's configs/main_fig_sweep.yaml, verbatim in structure (its base config is named relative to
     // the repository root: configs/config_mqar.yaml).
     const string ReferenceSweep = """
@@ -40,7 +37,7 @@ public class SweepDefinitionTests : IDisposable
 
     string WriteReferenceLayout()
     {
-        var configs = Directory.CreateDirectory(Path.Combine(_kit.Dir, "configs")).FullName;
+        var configs = Directory.CreateDirectory(Path.Combine(Kit.Dir, "configs")).FullName;
         File.WriteAllText(Path.Combine(configs, "config_mqar.yaml"), """
             data:
               input_seq_len: 64
@@ -65,7 +62,7 @@ public class SweepDefinitionTests : IDisposable
     {
         var sweep = SweepDefinition.Load(WriteReferenceLayout());
         Assert.Equal("main_fig", sweep.Name);
-        Assert.Equal(Path.Combine(_kit.Dir, "configs", "config_mqar.yaml"), sweep.BaseConfigPath);
+        Assert.Equal(Path.Combine(Kit.Dir, "configs", "config_mqar.yaml"), sweep.BaseConfigPath);
         var runs = sweep.Expand();
         Assert.Equal(4 * 5 * 5 * 4 * 5, runs.Count);
         Assert.Equal(runs.Count, runs.Select(r => r.Hash).Distinct().Count());
@@ -129,7 +126,7 @@ public class SweepDefinitionTests : IDisposable
     [Fact]
     public void BaseKeyMayBeAPathOrInlineAndDuplicatePointsCollapse()
     {
-        var byPath = Path.Combine(_kit.Dir, "by_path.yaml");
+        var byPath = Path.Combine(Kit.Dir, "by_path.yaml");
         File.WriteAllText(byPath, "base: base.yaml\nparameters:\n  seed: {values: [1, 2]}\n  model.d_model: {values: [16, 16]}\n");
         var sweep = SweepDefinition.Load(byPath);
         Assert.Equal("by_path", sweep.Name);
@@ -137,7 +134,7 @@ public class SweepDefinitionTests : IDisposable
         Assert.Equal(2, runs.Count);
         Assert.Equal("attention", runs[0].Config.Get("model.sequence_mixer.name")); // from the kit's base.yaml
 
-        var inline = Path.Combine(_kit.Dir, "inline.yaml");
+        var inline = Path.Combine(Kit.Dir, "inline.yaml");
         File.WriteAllText(inline, "name: tiny\nbase:\n  model: {d_model: 8}\n  learning_rate: 0.1\nparameters:\n  model.n_layers: {value: 1}\n");
         var tiny = SweepDefinition.Load(inline);
         Assert.Null(tiny.BaseConfigPath);
@@ -154,7 +151,7 @@ public class SweepDefinitionTests : IDisposable
     [InlineData("base: base.yaml\nparameters:\n  learning_rate.x: {value: 1}\n", "'learning_rate' is a value, not a section")]
     public void BadSweepFilesGetAnErrorNamingTheProblem(string yaml, string expected)
     {
-        var path = Path.Combine(_kit.Dir, "bad.yaml");
+        var path = Path.Combine(Kit.Dir, "bad.yaml");
         File.WriteAllText(path, yaml);
         var e = Assert.Throws<UserError>(() => SweepDefinition.Load(path).Expand());
         Assert.Contains(expected, e.Message);
@@ -163,14 +160,14 @@ public class SweepDefinitionTests : IDisposable
     [Fact]
     public void TrainerGetsBaseConfigOverridesDeviceRunDirAndResume()
     {
-        var sweep = SweepDefinition.Load(_kit.WriteSweep("cmd", "  learning_rate: {values: [3e-3]}\n  model.sequence_mixer.name: {value: based}"));
-        var record = SweepPlan.Records(sweep, sweep.Expand(), Path.Combine(_kit.Dir, "runs"), writeFiles: false)[0];
+        var sweep = SweepDefinition.Load(Kit.WriteSweep("cmd", "  learning_rate: {values: [3e-3]}\n  model.sequence_mixer.name: {value: based}"));
+        var record = SweepPlan.Records(sweep, sweep.Expand(), Path.Combine(Kit.Dir, "runs"), writeFiles: false)[0];
         var trainer = new TrainerCommand(["rebased", "train"]);
-        Assert.Equal(["train", "--config", Path.Combine(_kit.Dir, "base.yaml"), "--set", "learning_rate=0.003",
+        Assert.Equal(["train", "--config", Path.Combine(Kit.Dir, "base.yaml"), "--set", "learning_rate=0.003",
             "--set", "model.sequence_mixer.name=based", "--device", "cuda:1", "--run-dir", record.RunDir], trainer.Arguments(record, "cuda:1", resume: false));
         // A resume continues from the run directory, which holds the resolved config.
         Assert.Equal(["train", "--device", "cuda:1", "--resume", record.RunDir], trainer.Arguments(record, "cuda:1", resume: true));
         Assert.Equal(["train", "--resume", record.RunDir], trainer.Arguments(record, null, resume: true));
-        Assert.Equal(Path.Combine(_kit.Dir, "runs", record.ConfigHash), record.RunDir);
+        Assert.Equal(Path.Combine(Kit.Dir, "runs", record.ConfigHash), record.RunDir);
     }
 }

@@ -3,12 +3,9 @@ using Rebased.Experiments;
 
 namespace Rebased.Tests.Experiments;
 
-public class SweepExecutorTests : IDisposable
+public class SweepExecutorTests : SweepKitTests
 {
-    readonly SweepTestKit _kit = new();
-    public void Dispose() => _kit.Dispose();
-
-    RunStore OpenStore() => RunStore.Open(Path.Combine(_kit.Dir, "store.db"));
+    RunStore OpenStore() => RunStore.Open(Path.Combine(Kit.Dir, "store.db"));
 
     static ExecutorOptions Options(string sweep, params string?[] slots) => new() { Slots = slots, Sweep = sweep, Lease = TimeSpan.FromSeconds(20) };
 
@@ -16,10 +13,10 @@ public class SweepExecutorTests : IDisposable
     public async Task RunsEverythingPlacesRunsOnDevicesAndACrashFailsOnlyItsRun()
     {
         using var store = OpenStore();
-        var (sweep, runs) = RunStoreTests.Register(store, _kit,
+        var (sweep, runs) = RunStoreTests.Register(store, Kit,
             "  model.sequence_mixer.name: {values: [rebased, crash, based]}\n  model.d_model: {values: [16, 32, 64]}");
         // Two devices, two runs at once on each.
-        var executor = new SweepExecutor(store, _kit.FakeTrainer(epochs: 3, epochSeconds: 0.05), Options(sweep, "cuda:0", "cuda:1", "cuda:0", "cuda:1"));
+        var executor = new SweepExecutor(store, Kit.FakeTrainer(epochs: 3, epochSeconds: 0.05), Options(sweep, "cuda:0", "cuda:1", "cuda:0", "cuda:1"));
         var summary = await executor.RunAsync(CancellationToken.None);
 
         Assert.Equal(new ExecutorSummary(6, 3, 0), summary);
@@ -39,7 +36,7 @@ public class SweepExecutorTests : IDisposable
             using var metrics = JsonDocument.Parse(row.MetricsJson!);
             Assert.Equal([1, 2, 3], metrics.RootElement.EnumerateArray().Select(e => e.GetProperty("epoch").GetInt32()));
             Assert.Contains(row.Device, new[] { "cuda:0", "cuda:1" });
-            Assert.Contains($"start {row.RunDir} from=1 device={row.Device}", _kit.LogLines());
+            Assert.Contains($"start {row.RunDir} from=1 device={row.Device}", Kit.LogLines());
             Assert.True(File.Exists(Path.Combine(row.RunDir, "train.log")));
         }
         Assert.Equal(["cuda:0", "cuda:1"], rows.Select(r => r.Device!).Distinct().Order());
@@ -47,7 +44,7 @@ public class SweepExecutorTests : IDisposable
         // Never more than two runs at once on a device, and runs did overlap.
         var open = new Dictionary<string, string>();
         int maxTotal = 0;
-        foreach (var line in _kit.LogLines())
+        foreach (var line in Kit.LogLines())
         {
             var parts = line.Split(' ');
             if (parts[0] == "start" && !rows.Single(r => r.RunDir == parts[1]).Config.Get("model.sequence_mixer.name")!.Equals("crash"))
@@ -63,7 +60,7 @@ public class SweepExecutorTests : IDisposable
     public async Task ResumesFromACheckpointRestartsAnAttemptWithoutOneAndRecordsARunThatHadFinished()
     {
         using var store = OpenStore();
-        var (sweep, runs) = RunStoreTests.Register(store, _kit, "  model.d_model: {values: [16, 32, 48]}");
+        var (sweep, runs) = RunStoreTests.Register(store, Kit, "  model.d_model: {values: [16, 32, 48]}");
         // Run 0 was interrupted after epoch 2; run 1 had finished but its result was never recorded; run 2 was
         // killed before its first checkpoint.
         Directory.CreateDirectory(Path.Combine(runs[0].RunDir, "checkpoints", "last"));
@@ -75,11 +72,11 @@ public class SweepExecutorTests : IDisposable
         Directory.CreateDirectory(Path.Combine(runs[2].RunDir, "checkpoints", "last.tmp"));
         File.WriteAllText(Path.Combine(runs[2].RunDir, "metrics.jsonl"), "{\"epoch\":1}\n{\"epo");
 
-        var summary = await new SweepExecutor(store, _kit.FakeTrainer(epochs: 3), Options(sweep, [null])).RunAsync(CancellationToken.None);
+        var summary = await new SweepExecutor(store, Kit.FakeTrainer(epochs: 3), Options(sweep, [null])).RunAsync(CancellationToken.None);
 
         Assert.Equal(new ExecutorSummary(3, 0, 0), summary);
         Assert.Equal([$"start {runs[0].RunDir} from=3 device=default", $"finish {runs[0].RunDir}",
-                      $"start {runs[2].RunDir} from=1 device=default", $"finish {runs[2].RunDir}"], _kit.LogLines());
+                      $"start {runs[2].RunDir} from=1 device=default", $"finish {runs[2].RunDir}"], Kit.LogLines());
         var rows = store.List(sweep);
         Assert.All(rows, r => Assert.Equal(RunStatus.Finished, r.Status));
         Assert.Equal(0.016 + 0.001, rows[0].BestAccuracy!.Value, 9);
@@ -92,20 +89,20 @@ public class SweepExecutorTests : IDisposable
     public async Task CancellationStopsTheTrainersAndGivesTheRunsBack()
     {
         using var store = OpenStore();
-        var (sweep, runs) = RunStoreTests.Register(store, _kit, "  model.d_model: {values: [16, 32, 48]}");
+        var (sweep, runs) = RunStoreTests.Register(store, Kit, "  model.d_model: {values: [16, 32, 48]}");
         using var cancel = new CancellationTokenSource();
         // Runs that cannot finish before the cancellation however slow the machine is.
-        var running = new SweepExecutor(store, _kit.FakeTrainer(epochs: 100_000, epochSeconds: 0.05), Options(sweep, null, null)).RunAsync(cancel.Token);
+        var running = new SweepExecutor(store, Kit.FakeTrainer(epochs: 100_000, epochSeconds: 0.05), Options(sweep, null, null)).RunAsync(cancel.Token);
         SweepTestKit.WaitUntil(() => runs.Take(2).All(r => File.Exists(Path.Combine(r.RunDir, "checkpoints", "last", "epoch"))), TimeSpan.FromSeconds(120), "two checkpoints");
         cancel.Cancel();
         Assert.Equal(new ExecutorSummary(0, 0, 2), await running);
         Assert.All(store.List(sweep), r => Assert.Equal(RunStatus.Pending, r.Status));
-        Assert.DoesNotContain(_kit.LogLines(), l => l.StartsWith("finish", StringComparison.Ordinal));
-        Assert.Equal(2, _kit.LogLines().Count(l => l.StartsWith("interrupted", StringComparison.Ordinal)));
+        Assert.DoesNotContain(Kit.LogLines(), l => l.StartsWith("finish", StringComparison.Ordinal));
+        Assert.Equal(2, Kit.LogLines().Count(l => l.StartsWith("interrupted", StringComparison.Ordinal)));
 
-        var summary = await new SweepExecutor(store, _kit.FakeTrainer(epochs: 3, epochSeconds: 0.01), Options(sweep, null, null)).RunAsync(CancellationToken.None);
+        var summary = await new SweepExecutor(store, Kit.FakeTrainer(epochs: 3, epochSeconds: 0.01), Options(sweep, null, null)).RunAsync(CancellationToken.None);
         Assert.Equal(new ExecutorSummary(3, 0, 0), summary);
-        var starts = _kit.LogLines().Where(l => l.StartsWith("start", StringComparison.Ordinal)).ToList();
+        var starts = Kit.LogLines().Where(l => l.StartsWith("start", StringComparison.Ordinal)).ToList();
         Assert.Equal(5, starts.Count);
         // The two interrupted runs resumed past their checkpoints (the fake stops at once when it is past its last epoch).
         Assert.All(runs.Take(2), r => Assert.Contains(starts, l => l.StartsWith($"start {r.RunDir} from=", StringComparison.Ordinal) && !l.Contains("from=1 ")));

@@ -147,3 +147,11 @@ public sealed class SweepTestKit : IDisposable
         }
     }
 }
+
+/// <summary>A test class with a fresh <see cref="SweepTestKit"/> for every test, deleted after it.</summary>
+public abstract class SweepKitTests : IDisposable
+{
+    protected SweepTestKit Kit { get; } = new();
+
+    public void Dispose() => Kit.Dispose();
+}
