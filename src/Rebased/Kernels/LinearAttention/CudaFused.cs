@@ -70,11 +70,12 @@ public sealed class CudaFused : ILinearAttention
         private int SV => BV + 4;
         private int SA => Tile + (BV < 16 ? BV : 16);
 
-        /// <summary>Dynamic shared memory in bytes (the tensor-core forward uses static shared memory).</summary>
-        public int ForwardShared => TensorCores ? 0 : 4 * Tile * (2 * SQ + SV + SA);
+        /// <summary>Dynamic shared memory in bytes. The tensor-core kernels double-buffer the tiles they stream (keys and
+        /// values in the forward, queries, dor and delta in the backward) so that the next tile's copy overlaps the current one's work.</summary>
+        public int ForwardShared => TensorCores ? 2 * Tile * (3 * (DP + 8) + 2 * (BV + 8)) : 4 * Tile * (2 * SQ + SV + SA);
 
         public int BackwardShared => TensorCores
-            ? 4 * Tile + 2 * Tile * (2 * (DP + 8) + 2 * (BV + 8) + Tile + 8)
+            ? 4 * 2 * Tile + 2 * Tile * (3 * (DP + 8) + 3 * (BV + 8) + Tile + 8)
             : 4 * (Tile * (2 * SQ + 2 * SV + 2 * SA) + Tile);
 
         public string[] Defines =>
@@ -176,17 +177,22 @@ public sealed class CudaFused : ILinearAttention
         var dvOut = NewInLayout(v.shape, v.dtype, v.device, interleaved, zeroed: false);
         if (t > 0 && bh > 0 && dv > 0)
         {
-            var rz = empty(z.shape, ScalarType.Float32, z.device);
+            // fp32: rz = 1 / (z + eps) per row; 16-bit: dor = dy · rz rounded to the inputs' dtype, in dy's layout.
+            var scaled = variant.TensorCores
+                ? NewInLayout(v.shape, v.dtype, v.device, interleaved, zeroed: false)
+                : empty(z.shape, ScalarType.Float32, z.device);
             var delta = empty(z.shape, ScalarType.Float32, z.device);
-            IntPtr yp = DevicePointers.Of(y), dyp = DevicePointers.Of(dy), zp = DevicePointers.Of(z), rzp = DevicePointers.Of(rz), deltap = DevicePointers.Of(delta);
+            IntPtr yp = DevicePointers.Of(y), dyp = DevicePointers.Of(dy), zp = DevicePointers.Of(z), scaledp = DevicePointers.Of(scaled), deltap = DevicePointers.Of(delta);
             long rows = (long)bh * t;
             float e = (float)eps, s = (float)scale;
-            void** prepArgs = stackalloc void*[] { &yp, &dyp, &zp, &rzp, &deltap, &rows, &t, &dv, &e, &heads, &layout };
+            void** prepArgs = stackalloc void*[] { &yp, &dyp, &zp, &scaledp, &deltap, &rows, &t, &dv, &e, &heads, &layout };
             CudaModules.Launch(q, SourceFile, variant.Defines, variant.PrepName, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs);
 
             IntPtr qp = DevicePointers.Of(q), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v), dqp = DevicePointers.Of(dq), dkp = DevicePointers.Of(dk), dvp = DevicePointers.Of(dvOut);
-            void** args = stackalloc void*[] { &qp, &kp, &vp, &dyp, &rzp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s, &heads, &layout };
-            CudaModules.Launch(q, SourceFile, variant.Defines, variant.BackwardName, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared, args);
+            void** fp32Args = stackalloc void*[] { &qp, &kp, &vp, &dyp, &scaledp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s, &heads, &layout };
+            void** mmaArgs = stackalloc void*[] { &qp, &kp, &vp, &scaledp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s, &heads, &layout };
+            CudaModules.Launch(q, SourceFile, variant.Defines, variant.BackwardName, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared,
+                variant.TensorCores ? mmaArgs : fp32Args);
         }
         else
         {

@@ -500,24 +500,48 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi) {
 // B operands of two 16 x 8 tiles stored [k][n]:                     row k0 + (l & 7) + ((l >> 3) & 1) * 8, col n0 + (l >> 4) * 8      (.trans)
 // In both B cases r0, r1 are (b0, b1) of tile n0 and r2, r3 those of tile n0 + 8.
 
+// cp.async copies global memory to shared memory without passing through registers, so the next tile's
+// loads are in flight while the current tile is computed; src_bytes = 0 zero-fills (src must still be mapped).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool live) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(smem_addr(dst)), "l"(src), "r"(live ? 16 : 0));
+}
+
+__device__ __forceinline__ void cp_async4(void* dst, const void* src, bool live) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" :: "r"(smem_addr(dst)), "l"(src), "r"(live ? 4 : 0));
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
+
+// Waits until at most N of this thread's committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N)); }
+
+// The widest run of elements (8, 2 or 1) in which a matrix of ncols columns can be copied: with ncols (and so
+// the row stride) a multiple of it, every run is aligned to its size and wholly inside or outside the columns.
+__device__ __forceinline__ int copy_run(int ncols) { return ncols % 8 == 0 ? 8 : ncols % 2 == 0 ? 2 : 1; }
+
 // rows [row0, row0 + 64) x cols [col0, col0 + W) of a row-major [T, ld] matrix as 16-bit values into dst
-// (row stride P), zero-padded; with rowmul, each row is scaled by rowmul[row] in fp32 first.
+// (row stride P), zero-padded; asynchronous (cp.async, completed by cp_async_wait) in runs of 8 or 2
+// elements, element by element through registers for odd widths.
 template <int W, int P>
-__device__ __forceinline__ void load_tile16(u16* dst, const elem_t* src, int row0, int col0, int T, int ld, int ncols, bool vec8, const float* rowmul) {
+__device__ __forceinline__ void load_tile16(u16* dst, const elem_t* src, int row0, int col0, int T, int ld, int ncols, int run) {
     constexpr int C8 = W / 8;
     for (int e = threadIdx.x; e < 64 * C8; e += MT) {
         int r = e / C8, c = (e % C8) * 8;
         int row = row0 + r, col = col0 + c;
         u16* d = dst + r * P + c;
-        if (row < T && vec8 && col + 7 < ncols && !rowmul) {
-            *reinterpret_cast<uint4*>(d) = *reinterpret_cast<const uint4*>(src + (u64)row * ld + col);
-        } else {
-            float m = row < T && rowmul ? rowmul[row] : 1.0f;
+        if (run == 8) {
+            bool live = row < T && col < ncols;
+            cp_async16(d, live ? src + (u64)row * ld + col : src, live);
+        } else if (run == 2) {
 #pragma unroll
-            for (int i = 0; i < 8; i++) {
-                float val = row < T && col + i < ncols ? to_f32(src[(u64)row * ld + col + i]) : 0.0f;
-                d[i] = rowmul ? from_f32(val * m) : (row < T && col + i < ncols ? src[(u64)row * ld + col + i] : (u16)0);
+            for (int i = 0; i < 8; i += 2) {
+                bool live = row < T && col + i < ncols;
+                cp_async4(d + i, live ? src + (u64)row * ld + col + i : src, live);
             }
+        } else {
+#pragma unroll
+            for (int i = 0; i < 8; i++) d[i] = row < T && col + i < ncols ? src[(u64)row * ld + col + i] : (u16)0;
         }
     }
 }
@@ -546,9 +570,10 @@ __device__ __forceinline__ float weight_grad_s(float s, float g1, float g2) {
 extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
     elem_t* __restrict__ y, float* __restrict__ y32, float* __restrict__ z, int T, int D, int Dv, float scale, float eps, int heads, int interleaved) {
-    __shared__ __align__(16) u16 Qs[64 * PQ];
-    __shared__ __align__(16) u16 Ks[64 * PQ];
-    __shared__ __align__(16) u16 Vs[64 * PV];
+    extern __shared__ __align__(16) float smem[];
+    u16* Qs = reinterpret_cast<u16*>(smem);        // [64][PQ]
+    u16* Ks = Qs + 64 * PQ;                        // [2][64][PQ], double-buffered
+    u16* Vs = Ks + 2 * 64 * PQ;                    // [2][64][PV]
     const int tiles = (T + 63) / 64;
     const int qt = tiles - 1 - blockIdx.x;
     const int col0 = blockIdx.y * BV;
@@ -559,9 +584,14 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     y32 += head_offset(bh, T, Dv, heads, interleaved); z += bh * T;
     const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int row0 = qt * 64;
-    const bool vq = D % 8 == 0, vv = Dv % 8 == 0;
+    const int vq = copy_run(D), vv = copy_run(Dv);
 
-    load_tile16<DP, PQ>(Qs, q, row0, 0, T, ldq, D, vq, nullptr);
+    load_tile16<DP, PQ>(Qs, q, row0, 0, T, ldq, D, vq);
+    cp_async_commit();
+    load_tile16<DP, PQ>(Ks, k, 0, 0, T, ldq, D, vq);
+    load_tile16<BV, PV>(Vs, v, 0, col0, T, ldv, Dv, vv);
+    cp_async_commit();
+    cp_async_wait<1>();
     __syncthreads();
     unsigned qa[DP / 16][4];
 #pragma unroll
@@ -575,9 +605,14 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     const float c1 = scale, c2 = 0.5f * scale * scale;
 
     for (int kt = 0; kt <= qt; kt++) {
-        __syncthreads();
-        load_tile16<DP, PQ>(Ks, k, kt * 64, 0, T, ldq, D, vq, nullptr);
-        load_tile16<BV, PV>(Vs, v, kt * 64, col0, T, ldv, Dv, vv, nullptr);
+        const u16* Kb = Ks + (kt & 1) * 64 * PQ;
+        const u16* Vb = Vs + (kt & 1) * 64 * PV;
+        if (kt < qt) {
+            load_tile16<DP, PQ>(Ks + (~kt & 1) * 64 * PQ, k, (kt + 1) * 64, 0, T, ldq, D, vq);
+            load_tile16<BV, PV>(Vs + (~kt & 1) * 64 * PV, v, (kt + 1) * 64, col0, T, ldv, Dv, vv);
+        }
+        cp_async_commit();
+        cp_async_wait<1>();
         __syncthreads();
         float s[8][4];
 #pragma unroll
@@ -587,7 +622,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
 #pragma unroll
             for (int kk = 0; kk < DP / 16; kk++) {
                 unsigned b[4];
-                ldsm_x4(b, Ks + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PQ + kk * 16 + ((lane >> 3) & 1) * 8);
+                ldsm_x4(b, Kb + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PQ + kk * 16 + ((lane >> 3) & 1) * 8);
                 mma16816(s[2 * np], qa[kk], b[0], b[1]);
                 mma16816(s[2 * np + 1], qa[kk], b[2], b[3]);
             }
@@ -613,11 +648,12 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
 #pragma unroll
             for (int np = 0; np < BV / 16; np++) {
                 unsigned b[4];
-                ldsm_x4_t(b, Vs + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PV + np * 16 + (lane >> 4) * 8);
+                ldsm_x4_t(b, Vb + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PV + np * 16 + (lane >> 4) * 8);
                 mma16816(o[2 * np], a, b[0], b[1]);
                 mma16816(o[2 * np + 1], a, b[2], b[3]);
             }
         }
+        __syncthreads();
     }
 #if KERNEL == 0
     const float zmul = scale * scale;
@@ -643,23 +679,38 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     }
 }
 
-// One warp per row: rz = 1 / (z + eps), delta = -(do . y) with do = dy * rz rounded to the 16-bit type as the
-// tensor cores see it, so that dP + delta = do . (v_j - y) cancels consistently.
+// One warp per row: dor = dy / (z + eps) rounded to the 16-bit type as the tensor cores see it (the
+// backward's operand, in dy's layout) and delta = -(dor . y), so that dP + delta = dor . (v_j - y) cancels
+// consistently.
 extern "C" __global__ void la_backward_prep_mma(
     const float* __restrict__ y32, const elem_t* __restrict__ dy, const float* __restrict__ z,
-    float* __restrict__ rz, float* __restrict__ delta, long long rows, int T, int Dv, float eps, int heads, int interleaved) {
+    elem_t* __restrict__ dor, float* __restrict__ delta, long long rows, int T, int Dv, float eps, int heads, int interleaved) {
     long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
     if (row >= rows) return;
     float r = 1.0f / (z[row] + eps);
     float sum = 0.0f;
     const u64 at = head_offset(row / T, T, Dv, heads, interleaved) + (u64)(row % T) * row_stride(Dv, heads, interleaved);
-    for (int c = lane; c < Dv; c += 32) sum += to_f32(from_f32(to_f32(dy[at + c]) * r)) * y32[at + c];
+    for (int c = lane; c < Dv; c += 32) {
+        elem_t o = from_f32(to_f32(dy[at + c]) * r);
+        dor[at + c] = o;
+        sum += to_f32(o) * y32[at + c];
+    }
 #pragma unroll
     for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (lane == 0) {
-        rz[row] = r;
-        delta[row] = -sum;
+    if (lane == 0) delta[row] = -sum;
+}
+
+// The query side of one backward step: q and dor rows [row0, row0 + 64) and their delta (zero outside the
+// first Dv block, which alone adds the delta term), asynchronously where the widths allow it.
+__device__ __forceinline__ void load_query_tile(u16* Qs, u16* Os, float* Zs, const elem_t* q, const elem_t* dor, const float* delta,
+    int row0, int col0, int T, int ldq, int ldv, int D, int Dv, int vq, int vv, bool first_block) {
+    load_tile16<DP, PQ>(Qs, q, row0, 0, T, ldq, D, vq);
+    load_tile16<BV, PV>(Os, dor, row0, col0, T, ldv, Dv, vv);
+    if (threadIdx.x < 64) {
+        int row = row0 + threadIdx.x;
+        bool live = row < T && first_block;
+        cp_async4(Zs + threadIdx.x, live ? delta + row : delta, live);
     }
 }
 
@@ -667,16 +718,16 @@ extern "C" __global__ void la_backward_prep_mma(
 // and queries 16 w .. 16 w + 15 of each query tile for dq (through dX^T in shared memory).
 extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
-    const elem_t* __restrict__ dy, const float* __restrict__ rz, const float* __restrict__ delta,
+    const elem_t* __restrict__ dor, const float* __restrict__ delta,
     float* __restrict__ dq, float* __restrict__ dk, elem_t* __restrict__ dv,
     int T, int D, int Dv, float scale, int heads, int interleaved) {
     extern __shared__ __align__(16) float smem[];
-    float* Zs = smem;                              // [64] delta of the queries
-    u16* Ks = reinterpret_cast<u16*>(smem + 64);   // [64][PQ]
-    u16* Qs = Ks + 64 * PQ;                        // [64][PQ]
-    u16* Vs = Qs + 64 * PQ;                        // [64][PV]
-    u16* Os = Vs + 64 * PV;                        // [64][PV] dy * rz
-    u16* Xs = Os + 64 * PV;                        // [64 keys][PX] dX^T
+    float* Zs = smem;                              // [2][64] delta of the queries, double-buffered as Qs and Os
+    u16* Ks = reinterpret_cast<u16*>(smem + 128);  // [64][PQ]
+    u16* Vs = Ks + 64 * PQ;                        // [64][PV]
+    u16* Xs = Vs + 64 * PV;                        // [64 keys][PX] dX^T
+    u16* Qs = Xs + 64 * PX;                        // [2][64][PQ]
+    u16* Os = Qs + 2 * 64 * PQ;                    // [2][64][PV] dor
 
     const int tiles = (T + 63) / 64;
     const int kt = blockIdx.x;
@@ -686,11 +737,11 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     const int ldq = row_stride(D, heads, interleaved), ldv = row_stride(Dv, heads, interleaved);
     const u64 qk_offset = head_offset(bh, T, D, heads, interleaved), v_offset = head_offset(bh, T, Dv, heads, interleaved);
     q += qk_offset; k += qk_offset; dq += qk_offset; dk += qk_offset;
-    v += v_offset; dy += v_offset; dv += v_offset;
-    rz += bh * T; delta += bh * T;
+    v += v_offset; dor += v_offset; dv += v_offset;
+    delta += bh * T;
     const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int key0 = kt * 64;
-    const bool vq = D % 8 == 0, vv = Dv % 8 == 0;
+    const int vq = copy_run(D), vv = copy_run(Dv);
     const int klo = key0 + w * 16 + g, khi = klo + 8;
     const float c1 = scale, c2 = 0.5f * scale * scale;
 #if KERNEL == 0
@@ -699,8 +750,12 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     const float g1 = scale, g2 = scale * scale, vmul = 1.0f;
 #endif
 
-    load_tile16<DP, PQ>(Ks, k, key0, 0, T, ldq, D, vq, nullptr);
-    load_tile16<BV, PV>(Vs, v, key0, col0, T, ldv, Dv, vv, nullptr);
+    load_tile16<DP, PQ>(Ks, k, key0, 0, T, ldq, D, vq);
+    load_tile16<BV, PV>(Vs, v, key0, col0, T, ldv, Dv, vv);
+    cp_async_commit();
+    load_query_tile(Qs, Os, Zs, q, dor, delta, key0, col0, T, ldq, ldv, D, Dv, vq, vv, first_block);
+    cp_async_commit();
+    cp_async_wait<1>();
     __syncthreads();
     unsigned ka[DP / 16][4], va[BV / 16][4];
 #pragma unroll
@@ -715,14 +770,15 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     for (int n = 0; n < DP / 8; n++) gk[n][0] = gk[n][1] = gk[n][2] = gk[n][3] = 0.0f;
 
     for (int qt = kt; qt < tiles; qt++) {
-        const int row0 = qt * 64;
-        __syncthreads();
-        load_tile16<DP, PQ>(Qs, q, row0, 0, T, ldq, D, vq, nullptr);
-        load_tile16<BV, PV>(Os, dy, row0, col0, T, ldv, Dv, vv, rz);
-        if (threadIdx.x < 64) {
-            int row = row0 + threadIdx.x;
-            Zs[threadIdx.x] = row < T && first_block ? delta[row] : 0.0f;
-        }
+        const int row0 = qt * 64, buf = (qt - kt) & 1;
+        const u16* Qb = Qs + buf * 64 * PQ;
+        const u16* Ob = Os + buf * 64 * PV;
+        const float* Zb = Zs + buf * 64;
+        if (qt + 1 < tiles)
+            load_query_tile(Qs + (buf ^ 1) * 64 * PQ, Os + (buf ^ 1) * 64 * PV, Zs + (buf ^ 1) * 64, q, dor, delta,
+                            row0 + 64, col0, T, ldq, ldv, D, Dv, vq, vv, first_block);
+        cp_async_commit();
+        cp_async_wait<1>();
         __syncthreads();
 
         float s[8][4], p[8][4];
@@ -733,14 +789,14 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
 #pragma unroll
             for (int kk = 0; kk < DP / 16; kk++) {
                 unsigned b[4];
-                ldsm_x4(b, Qs + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PQ + kk * 16 + ((lane >> 3) & 1) * 8);
+                ldsm_x4(b, Qb + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PQ + kk * 16 + ((lane >> 3) & 1) * 8);
                 mma16816(s[2 * np], ka[kk], b[0], b[1]);
                 mma16816(s[2 * np + 1], ka[kk], b[2], b[3]);
             }
 #pragma unroll
             for (int kk = 0; kk < BV / 16; kk++) {
                 unsigned b[4];
-                ldsm_x4(b, Os + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PV + kk * 16 + ((lane >> 3) & 1) * 8);
+                ldsm_x4(b, Ob + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PV + kk * 16 + ((lane >> 3) & 1) * 8);
                 mma16816(p[2 * np], va[kk], b[0], b[1]);
                 mma16816(p[2 * np + 1], va[kk], b[2], b[3]);
             }
@@ -749,7 +805,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
         // dx = d(loss)/ds = gscale(s) (dP + delta), the scale of x = scale s included.
         float zq[8][2];
 #pragma unroll
-        for (int n = 0; n < 8; n++) { zq[n][0] = Zs[n * 8 + 2 * t]; zq[n][1] = Zs[n * 8 + 2 * t + 1]; }
+        for (int n = 0; n < 8; n++) { zq[n][0] = Zb[n * 8 + 2 * t]; zq[n][1] = Zb[n * 8 + 2 * t + 1]; }
         if (qt == kt || row0 + 64 > T) {
 #pragma unroll
             for (int n = 0; n < 8; n++)
@@ -787,14 +843,14 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
 #pragma unroll
             for (int np = 0; np < BV / 16; np++) {
                 unsigned b[4];
-                ldsm_x4_t(b, Os + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PV + np * 16 + (lane >> 4) * 8);
+                ldsm_x4_t(b, Ob + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PV + np * 16 + (lane >> 4) * 8);
                 mma16816(gv[2 * np], a, b[0], b[1]);
                 mma16816(gv[2 * np + 1], a, b[2], b[3]);
             }
 #pragma unroll
             for (int np = 0; np < DP / 16; np++) {
                 unsigned b[4];
-                ldsm_x4_t(b, Qs + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PQ + np * 16 + (lane >> 4) * 8);
+                ldsm_x4_t(b, Qb + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PQ + np * 16 + (lane >> 4) * 8);
                 mma16816(gk[2 * np], x, b[0], b[1]);
                 mma16816(gk[2 * np + 1], x, b[2], b[3]);
             }
