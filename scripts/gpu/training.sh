@@ -6,7 +6,7 @@
 set -u
 R=${R:-/tmp/b/rebased/rebased}
 out=${OUT:-.}
-stages=${STAGES:-bench,epoch,throughput,fig1}   # also: seeds (simple_mqar over eight seeds)
+stages=${STAGES:-bench,epoch,throughput,fig1}   # also: seeds (simple_mqar over eight seeds), mps (MPS on/off)
 bench() { timeout 60 $R bench train --device cuda --steps 15 --warmup 3 ${BENCH_ARGS:-} "$@" 2>&1 | grep -E "^(mixer|step|ms/step|tokens/s|peak)" | tr -s ' ' | tee -a $out/bench-train.log; echo | tee -a $out/bench-train.log; }
 if [[ $stages == *bench* ]]; then
   echo "== bench train (batch 512, fp32)"
@@ -37,6 +37,22 @@ for m in ${TP_M:-1 2 4 8}; do
   ms=$(( (end - start) / 1000000 ))
   echo "devices ${TP_DEVICES:-cuda:0}, runs-per-device $m: $done_runs runs finished in $ms ms ($(( done_runs * 3600000 / ms )) runs/hour)" | tee -a $out/throughput.log
 done
+fi
+
+if [[ $stages == *mps* ]]; then
+echo "== sweep throughput with and without CUDA MPS (the throughput slice at 2 epochs, 8 runs per GPU)"
+sed 's/^    value: 1$/    value: 2/' configs/gpu/throughput_sweep.yaml > configs/gpu/throughput_sweep_2ep.yaml
+timeout 120 $R train --config configs/config_mqar.yaml --device cuda --run-dir /tmp/tp-warm --set data.input_seq_len=128 \
+  --set max_epochs=1 --set model.d_model=64 > /dev/null 2>&1
+for mode in plain mps; do
+  [[ $mode == mps ]] && { nvidia-cuda-mps-control -d || { echo "MPS could not start" | tee -a $out/throughput.log; break; }; }
+  start=$(date +%s%N)
+  timeout 300 $R sweep configs/gpu/throughput_sweep_2ep.yaml --devices cuda:0 --runs-per-device 8 --store /tmp/tp-$mode.db --runs-dir /tmp/tp-$mode >/dev/null 2>&1
+  end=$(date +%s%N)
+  done_runs=$(python3 -c "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from runs where status='finished'\").fetchone()[0])" /tmp/tp-$mode.db)
+  echo "$mode: $done_runs runs finished in $(( (end - start) / 1000000 )) ms" | tee -a $out/throughput.log
+done
+echo quit | nvidia-cuda-mps-control 2>/dev/null; rm -f configs/gpu/throughput_sweep_2ep.yaml
 fi
 
 if [[ $stages == *fig1* ]]; then

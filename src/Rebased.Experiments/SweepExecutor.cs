@@ -16,7 +16,7 @@ public sealed class ExecutorOptions
     /// <summary>When nothing is pending, keep polling while other workers hold runs (their leases may expire).</summary>
     public bool WaitForOtherWorkers { get; init; } = true;
     public Action<string> Log { get; init; } = _ => { };
-    /// <summary>How long a trainer may take to stop after Ctrl-C before it is killed.</summary>
+    /// <summary>How long a trainer may take to stop after the sweep asks it to before it is killed.</summary>
     public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Override keys shown in log lines (null: all).</summary>
     public IReadOnlyCollection<string>? ShownKeys { get; init; }
@@ -171,8 +171,6 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     static extern int SendSignal(int pid, int signal);
 
-    const int SigInt = 2;
-
     /// <summary>Waits (up to the stop grace period) for a trainer that this sweep did not start, such as one left by a
     /// killed sweep that is writing its last checkpoint, to let go of the run directory. False when it did not.</summary>
     async Task<bool> WaitForOtherTrainerAsync(string runDir)
@@ -186,11 +184,12 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
         return true;
     }
 
-    /// <summary>Asks the trainer to stop as Ctrl-C does (it writes its checkpoint at the next step boundary), and
-    /// kills it when it has not stopped within the grace period.</summary>
+    /// <summary>Asks the trainer to stop (it writes its checkpoint at the next step boundary), and kills it when it has
+    /// not stopped within the grace period. SIGTERM, not SIGINT: a sweep started in the background by a script runs
+    /// with SIGINT ignored, its trainers inherit that, and an ignored signal stays ignored.</summary>
     async Task InterruptAsync(Process process)
     {
-        if (!process.HasExited) SendSignal(process.Id, SigInt);
+        if (!process.HasExited) SendSignal(process.Id, SigTerm);
         using var grace = new CancellationTokenSource(options.StopGrace);
         try { await process.WaitForExitAsync(grace.Token); }
         catch (OperationCanceledException) { Kill(process); await process.WaitForExitAsync(CancellationToken.None); }

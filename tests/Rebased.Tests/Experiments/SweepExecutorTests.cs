@@ -109,4 +109,22 @@ public class SweepExecutorTests : SweepKitTests
         Assert.All(store.List(sweep), r => Assert.Equal(RunStatus.Finished, r.Status));
         Assert.Equal([2, 2, 1], store.List(sweep).Select(r => r.Attempts));
     }
+
+    [Fact]
+    public async Task TrainersThatIgnoreSigintAreStillStoppedAtACheckpoint()
+    {
+        using var store = OpenStore();
+        var (sweep, runs) = RunStoreTests.Register(store, Kit, "  model.d_model: {values: [16, 32]}");
+        // As when a script starts the sweep in the background: the trainers inherit SIGINT ignored, which no trap undoes.
+        string[] words = ["bash", "-c", "trap '' INT; exec bash \"$0\" \"$@\"", .. Kit.TrainerWords(epochs: 100_000, epochSeconds: 0.05)[1..]];
+        using var cancel = new CancellationTokenSource();
+        var options = new ExecutorOptions { Slots = [null, null], Sweep = sweep, Lease = TimeSpan.FromSeconds(20), StopGrace = TimeSpan.FromSeconds(60) };
+        var running = new SweepExecutor(store, new TrainerCommand(words), options).RunAsync(cancel.Token);
+        SweepTestKit.WaitUntil(() => runs.All(r => File.Exists(Path.Combine(r.RunDir, "checkpoints", "last", "epoch"))), TimeSpan.FromSeconds(120), "two checkpoints");
+        cancel.Cancel();
+        Assert.Equal(new ExecutorSummary(0, 0, 2), await running);
+        // Each trainer ran its stop handler (a kill after the grace period would leave no such line).
+        Assert.Equal(2, Kit.LogLines().Count(l => l.StartsWith("interrupted", StringComparison.Ordinal)));
+        Assert.All(store.List(sweep), r => Assert.Equal(RunStatus.Pending, r.Status));
+    }
 }
