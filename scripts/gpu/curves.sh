@@ -26,7 +26,7 @@ configs=${CONFIGS:-rebased_L128_d64 based_L128_d64 rebased_L256_d128 based_L256_
 base=(--config configs/config_mqar.yaml --device cuda:0 --set data.batch_size=512)
 ours() {  # run-name config-name seed
   local run=$1 seed=$3 mixer L d lr _; read -r mixer L d lr _ <<< "${spec[$2]}"
-  timeout -s INT -k 60 "${CAP_S:-420}" $R train "${base[@]}" --run-dir "$runs/$run" --set seed="$seed" \
+  timeout -s TERM -k 60 "${CAP_S:-420}" $R train "${base[@]}" --run-dir "$runs/$run" --set seed="$seed" \
     --set model.sequence_mixer.name="$mixer" --set data.input_seq_len="$L" --set model.d_model="$d" \
     --set learning_rate="$lr" > "$runs/$run.log" 2>&1
   echo "$run: exit $? after $(wc -l < "$runs/$run/metrics.jsonl" 2>/dev/null || echo 0) epochs" | tee -a "$out/curves.log"

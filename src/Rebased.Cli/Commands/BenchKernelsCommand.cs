@@ -47,6 +47,12 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
         [DefaultValue(1.0)]
         public double Seconds { get; init; } = 1.0;
 
+        [CommandOption("--back-to-back <N>")]
+        [OptionRange(1)]
+        [Description("runs per timing with no device synchronisation between them, the time being their mean: 1 (default) times one run's latency, launch and synchronisation included; more times the device's throughput, as CUDA-event timers of queued runs (FLA's do_bench) do")]
+        [DefaultValue(1)]
+        public int BackToBack { get; init; } = 1;
+
         [CommandOption("--forms <NAMES>")]
         [Description("comma-separated forms to run (default: every form that supports the device and dtype)")]
         public string? Forms { get; init; }
@@ -111,7 +117,7 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
 
     /// <summary>--check or timings for a family with a recurrent reference (gla, delta).</summary>
     private static int RunFamily<TForm, TCase>(KernelForms<TForm> registry, IReadOnlyList<TCase> cases, Func<TForm, TCase, long, FormCheckResult> check,
-        Func<IReadOnlyList<TForm>, KeyValueShape, Device, ScalarType, TimeSpan, List<FormTiming>> measure,
+        Func<IReadOnlyList<TForm>, KeyValueShape, Device, ScalarType, TimeSpan, int, List<FormTiming>> measure,
         Device device, ScalarType dtype, Settings settings, CancellationToken cancellation) where TForm : IKernelForm
     {
         var forms = registry.Supporting(device, dtype).ToList();
@@ -140,14 +146,14 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
             : device.type == DeviceType.CUDA
                 ? new long[] { 512, 1024, 2048, 4096, 8192 }.Select(t => new KeyValueShape(8, 4, t, 64, 64)).ToList()
                 : new long[] { 256, 512, 1024 }.Select(t => new KeyValueShape(1, 4, t, 32, 32)).ToList();
-        Console.WriteLine($"{registry.Family} on {device.type} {settings.Dtype}, {Environment.ProcessorCount} cores, libtorch threads {get_num_threads()}; median ms of interleaved runs");
+        Console.WriteLine($"{registry.Family} on {device.type} {settings.Dtype}, {Environment.ProcessorCount} cores, libtorch threads {get_num_threads()}; {TimingNote(settings.BackToBack)}");
         var rows = new JsonArray();
         foreach (var shape in shapes)
         {
             cancellation.ThrowIfCancellationRequested();
             Console.WriteLine(shape);
             Console.WriteLine($"  {"form",-10} {"fwd ms",10} {"fwd+bwd ms",11}  note");
-            foreach (var t in measure(forms, shape, device, dtype, TimeSpan.FromSeconds(settings.Seconds)))
+            foreach (var t in measure(forms, shape, device, dtype, TimeSpan.FromSeconds(settings.Seconds), settings.BackToBack))
             {
                 Console.WriteLine($"  {t.Form,-10} {Ms(t.ForwardMs),10} {Ms(t.ForwardBackwardMs),11}  {t.Note}");
                 if (t.ForwardMs is null && t.ForwardBackwardMs is null) continue;
@@ -155,7 +161,7 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
                 {
                     ["device"] = settings.Device, ["dtype"] = settings.Dtype, ["family"] = settings.Family, ["form"] = t.Form,
                     ["B"] = shape.B, ["H"] = shape.H, ["T"] = shape.T, ["Dk"] = shape.Dk, ["Dv"] = shape.Dv,
-                    ["fwd_ms"] = t.ForwardMs, ["fwdbwd_ms"] = t.ForwardBackwardMs,
+                    ["fwd_ms"] = t.ForwardMs, ["fwdbwd_ms"] = t.ForwardBackwardMs, ["back_to_back"] = settings.BackToBack,
                 });
             }
         }
@@ -181,12 +187,12 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
                 ? new long[] { 512, 1024, 2048, 4096, 8192 }.Select(t => new LinearAttentionShape(8, 16, t, 16, 64)).ToList()
                 : new long[] { 256, 512, 1024, 2048 }.Select(t => new LinearAttentionShape(1, 12, t, 16, 42)).ToList();
         AnsiConsole.MarkupLine($"linear attention ({settings.Kernel}) on {device.type} {settings.Dtype}, {Environment.ProcessorCount} cores, libtorch threads {get_num_threads()}; " +
-            "median ms of interleaved runs; TFLOP/s on fwd = B·H·T²·(D+Dv), bwd = B·H·T²·(3D+2Dv); speed-up = naive time / form time");
+            $"{TimingNote(settings.BackToBack)}; TFLOP/s on fwd = B·H·T²·(D+Dv), bwd = B·H·T²·(3D+2Dv); speed-up = naive time / form time");
         var rows = new JsonArray();
         foreach (var shape in shapes)
         {
             cancellation.ThrowIfCancellationRequested();
-            var timings = LinearAttentionBenchmark.Measure(forms, shape, kernel, device, dtype, TimeSpan.FromSeconds(settings.Seconds));
+            var timings = LinearAttentionBenchmark.Measure(forms, shape, kernel, device, dtype, TimeSpan.FromSeconds(settings.Seconds), settings.BackToBack);
             var naive = timings.Find(t => t.Form == "naive");
             AnsiConsole.MarkupLine($"B={shape.B} H={shape.H} T={shape.T} D={shape.D} Dv={shape.Dv}");
             Console.WriteLine($"  {"form",-10} {"fwd ms",10} {"fwd+bwd ms",11} {"TFLOP/s",9} {"fwd vs naive",13} {"f+b vs naive",13}  note");
@@ -200,12 +206,17 @@ public sealed class BenchKernelsCommand : Command<BenchKernelsCommand.Settings>
                     ["device"] = settings.Device, ["dtype"] = settings.Dtype, ["kernel"] = settings.Kernel, ["form"] = t.Form,
                     ["B"] = shape.B, ["H"] = shape.H, ["T"] = shape.T, ["D"] = shape.D, ["Dv"] = shape.Dv,
                     ["fwd_ms"] = t.ForwardMs, ["fwdbwd_ms"] = t.ForwardBackwardMs, ["tflops_fwdbwd"] = t.TflopsForwardBackward,
+                    ["back_to_back"] = settings.BackToBack,
                 });
             }
         }
         WriteJson(rows, settings.Json);
         return ExitCodes.Ok;
     }
+
+    private static string TimingNote(int backToBack) => backToBack == 1
+        ? "median ms of interleaved runs, each synchronised"
+        : $"median ms of interleaved timings, each the mean of {backToBack} back-to-back runs";
 
     private static string Ms(double? ms) => ms is { } x ? x.ToString(x < 10 ? "F3" : "F1") : "-";
 

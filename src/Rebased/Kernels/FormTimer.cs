@@ -49,9 +49,11 @@ public sealed record TimedForm(string Form, Action? Forward, Action? ForwardBack
 }
 
 /// <summary>
-/// Times forms side by side, each measurement the median of repeated runs after two warm-up runs. Runs are
-/// interleaved round by round, so that load from other processes on a shared machine affects every form alike;
-/// on CUDA the device is synchronised around every run.
+/// Times forms side by side, each measurement the median of repeated timings after two warm-up timings. Timings are
+/// interleaved round by round, so that load from other processes on a shared machine affects every form alike. A
+/// timing is the mean of <c>backToBack</c> runs with the device synchronised only around them all: 1 gives one run's
+/// latency (host launch and synchronisation included), more gives the device's throughput, as CUDA-event timers of
+/// many queued runs (Triton's do_bench) measure it.
 /// </summary>
 public static class FormTimer
 {
@@ -59,8 +61,9 @@ public static class FormTimer
     public const int MaxRuns = 50;
 
     /// <summary>Rounds continue until every measurement has MinRuns runs and its budget is spent (or MaxRuns); one whose warm-up alone exceeds the budget gets 3.</summary>
-    public static List<FormTiming> Measure(IReadOnlyList<TimedForm> forms, Device device, TimeSpan budget)
+    public static List<FormTiming> Measure(IReadOnlyList<TimedForm> forms, Device device, TimeSpan budget, int backToBack = 1)
     {
+        if (backToBack < 1) throw new ArgumentOutOfRangeException(nameof(backToBack), backToBack, "runs per timing must be at least 1");
         var notes = forms.ToDictionary(f => f.Form, f => f.Note);
         var runs = forms.SelectMany(f => new[] { (Key: (f.Form, Kind: 0), Run: f.Forward), (Key: (f.Form, Kind: 1), Run: f.ForwardBackward) })
             .Where(r => r.Run is not null).Select(r => (r.Key, Run: r.Run!)).ToList();
@@ -70,8 +73,8 @@ public static class FormTimer
         {
             try
             {
-                double first = Timed(device, run);
-                if (first < budget.TotalMilliseconds) Timed(device, run);
+                double first = Timed(device, run, backToBack);
+                if (first < budget.TotalMilliseconds) Timed(device, run, backToBack);
                 minRuns[key] = first > budget.TotalMilliseconds ? 3 : MinRuns;
                 times[key] = [];
             }
@@ -85,18 +88,18 @@ public static class FormTimer
             times[key].Count < minRuns[key] || (times[key].Count < MaxRuns && times[key].Sum() < budget.TotalMilliseconds);
         while (runs.Any(r => Needs(r.Key)))
             foreach (var (key, run) in runs)
-                if (Needs(key)) times[key].Add(Timed(device, run));
+                if (Needs(key)) times[key].Add(Timed(device, run, backToBack));
         double? Median((string, int) key) => times.TryGetValue(key, out var t) ? MedianOf(t) : null;
         return forms.Select(f => new FormTiming(f.Form, Median((f.Form, 0)), Median((f.Form, 1)), notes[f.Form])).ToList();
     }
 
-    private static double Timed(Device device, Action run)
+    private static double Timed(Device device, Action run, int backToBack)
     {
         Synchronize(device);
         var watch = Stopwatch.StartNew();
-        run();
+        for (int i = 0; i < backToBack; i++) run();
         Synchronize(device);
-        double ms = watch.Elapsed.TotalMilliseconds;
+        double ms = watch.Elapsed.TotalMilliseconds / backToBack;
         if (device.type == DeviceType.CUDA)
         {
             // Lets the finalizers release what earlier runs' autograd graphs hold, outside the timed region.

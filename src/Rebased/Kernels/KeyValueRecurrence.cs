@@ -41,7 +41,7 @@ public static class KeyValueRecurrence
 
     /// <summary>Times the forms at one shape (forward, and forward+backward through all four inputs) with <see cref="FormTimer"/>.</summary>
     public static List<FormTiming> Measure<TForm>(IReadOnlyList<TForm> forms, KeyValueInputs inputs, Func<TForm, KeyValueShape, long> estimatedBytes,
-        KeyValueShape shape, Device device, ScalarType dtype, TimeSpan budgetPerForm) where TForm : IKeyValueRecurrence
+        KeyValueShape shape, Device device, ScalarType dtype, TimeSpan budgetPerForm, int backToBack = 1) where TForm : IKeyValueRecurrence
     {
         using var scope = NewDisposeScope();
         var generator = new Generator(17);
@@ -51,6 +51,6 @@ public static class KeyValueRecurrence
         double scale = 1.0 / Math.Sqrt(shape.Dk);
         var timed = forms.Select(form => TimedForm.OfForward(form.Name, estimatedBytes(form, shape), MemoryBudgetBytes,
             t => form.Forward(t[0], t[1], t[2], t[3], scale), x, dy)).ToList();
-        return FormTimer.Measure(timed, device, budgetPerForm);
+        return FormTimer.Measure(timed, device, budgetPerForm, backToBack);
     }
 }

@@ -64,6 +64,7 @@ public class BadInputTests : IDisposable
     [InlineData("--workers 0: expected an integer from 1 to 2147483647", "sweep", "FILE", "--workers", "0", "--dry-run")]
     [InlineData("--lease-seconds 2: expected an integer from 4 to 2147483647", "sweep", "FILE", "--lease-seconds", "2", "--dry-run")]
     [InlineData("--lr 'fast': expected a number such as 0.001 or 1e-3", "bench", "train", "--lr", "fast")]
+    [InlineData("--back-to-back 0: expected an integer from 1 to 2147483647", "bench", "kernels", "--back-to-back", "0")]
     [InlineData("--slurm-tasks 0: expected an integer from 1 to 2147483647", "sweep", "FILE", "--emit-slurm", "x.sbatch", "--slurm-tasks", "0")]
     [InlineData("--slurm-tasks needs --emit-slurm FILE", "sweep", "FILE", "--slurm-tasks", "2")]
     public void BadValuesNameTheOptionAndWhatItTakes(string expected, params string[] args)

@@ -3,8 +3,9 @@ namespace Rebased.Kernels.Gla;
 /// <summary>Times GLA forms at one shape (forward, and forward+backward through q, k, v and g) with <see cref="KeyValueRecurrence.Measure"/>.</summary>
 public static class GlaBenchmark
 {
-    public static List<FormTiming> Measure(IReadOnlyList<IGatedLinearAttention> forms, KeyValueShape shape, Device device, ScalarType dtype, TimeSpan budgetPerForm) =>
-        KeyValueRecurrence.Measure(forms, GlaForms.Inputs(gateNormalizer: 16), EstimatedBytes, shape, device, dtype, budgetPerForm);
+    public static List<FormTiming> Measure(IReadOnlyList<IGatedLinearAttention> forms, KeyValueShape shape, Device device, ScalarType dtype, TimeSpan budgetPerForm,
+        int backToBack = 1) =>
+        KeyValueRecurrence.Measure(forms, GlaForms.Inputs(gateNormalizer: 16), EstimatedBytes, shape, device, dtype, budgetPerForm, backToBack);
 
     /// <summary>Autograd keeps one fp32 Dk×Dv state per token for the recurrent form and per chunk for the chunked one, plus the sub-chunk score tensors.</summary>
     private static long EstimatedBytes(IGatedLinearAttention form, KeyValueShape s) => form switch

@@ -34,7 +34,7 @@ public static class LinearAttentionBenchmark
 
     /// <summary>Times every form at one shape for about <paramref name="budgetPerForm"/> per measurement.</summary>
     public static List<LinearAttentionTiming> Measure(IReadOnlyList<ILinearAttention> forms, LinearAttentionShape shape, PolynomialKernel kernel,
-        Device device, ScalarType dtype, TimeSpan budgetPerForm)
+        Device device, ScalarType dtype, TimeSpan budgetPerForm, int backToBack = 1)
     {
         long element = dtype is ScalarType.BFloat16 or ScalarType.Float16 ? 2 : 4;
         using var scope = NewDisposeScope();
@@ -67,7 +67,7 @@ public static class LinearAttentionBenchmark
                 form.Forward(qg, kg, vg, kernel, scale, eps).backward([dy]);
             }));
         }
-        return FormTimer.Measure(timed, device, budgetPerForm)
+        return FormTimer.Measure(timed, device, budgetPerForm, backToBack)
             .Select(t => new LinearAttentionTiming(t.Form, shape, t.ForwardMs, t.ForwardBackwardMs, t.Note)).ToList();
     }
 
