@@ -149,10 +149,11 @@ public sealed class SweepExecutor(RunStore store, TrainerCommand trainer, Execut
         {
             store.Release(run, worker);
             Interlocked.Increment(ref _interrupted);
-            var next = RunOutputs.HasCheckpoint(run.RunDir) ? "resumes from its checkpoint" : "had no checkpoint yet and starts again from the beginning";
-            options.Log(process.ExitCode == TrainerCommand.InterruptedExitCode
-                ? $"stopped {label}: checkpoint written, {next} on the next run of the sweep"
-                : $"stopped {label}: the trainer exited with code {process.ExitCode} before writing a checkpoint; it {next} on the next run of the sweep");
+            var stopped = process.ExitCode == TrainerCommand.InterruptedExitCode
+                ? "checkpoint written, resumes from its checkpoint"
+                : $"the trainer exited with code {process.ExitCode} without writing a checkpoint at the stop; it " +
+                  (RunOutputs.HasCheckpoint(run.RunDir) ? "resumes from its last earlier checkpoint" : "had no checkpoint yet and starts again from the beginning");
+            options.Log($"stopped {label}: {stopped} on the next run of the sweep");
             return;
         }
         string tail;
