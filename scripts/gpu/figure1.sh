@@ -25,7 +25,8 @@ running() { [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 start_mps() {
   [[ ${FIG1_MPS:-1} == 1 ]] && command -v nvidia-cuda-mps-control >/dev/null || return 0
-  if pgrep -x nvidia-cuda-mps >/dev/null || pgrep -f nvidia-cuda-mps-control >/dev/null; then echo "MPS already on"
+  # Process names are cut to 15 characters: nvidia-cuda-mps is the control daemon or its server.
+  if pgrep -x nvidia-cuda-mps >/dev/null; then echo "MPS already on"
   elif nvidia-cuda-mps-control -d; then echo "MPS on"; else echo "MPS could not start; runs time-slice the GPU"; fi
 }
 

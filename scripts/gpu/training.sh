@@ -24,17 +24,25 @@ timeout 90 $R train --config configs/config_mqar.yaml --device cuda --run-dir /t
 cp /tmp/epoch1/metrics.jsonl $out/epoch1-metrics.jsonl 2>/dev/null
 fi
 
+# The throughput slice's data set, generated once into the shared cache before any timing.
+warm_data() {
+  timeout 120 $R train --config configs/config_mqar.yaml --device cuda --run-dir /tmp/tp-warm --set data.input_seq_len=128 \
+    --set max_epochs=1 --set model.d_model=64 > /dev/null 2>&1
+}
+# timed_sweep NAME FILE DEVICES M: runs the sweep FILE with M runs per device into /tmp/tp-NAME; prints "FINISHED MS".
+timed_sweep() {
+  local start end
+  start=$(date +%s%N)
+  timeout 300 $R sweep "$2" --devices "$3" --runs-per-device "$4" --store /tmp/tp-$1.db --runs-dir /tmp/tp-$1 >/dev/null 2>&1
+  end=$(date +%s%N)
+  echo "$(python3 -c "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from runs where status='finished'\").fetchone()[0])" /tmp/tp-$1.db) $(( (end - start) / 1000000 ))"
+}
+
 if [[ $stages == *throughput* ]]; then
 echo "== sweep throughput (configs/gpu/throughput_sweep.yaml: 8 runs) on ${TP_DEVICES:-cuda:0}"
-# The data set is generated once into the shared cache before timing.
-timeout 120 $R train --config configs/config_mqar.yaml --device cuda --run-dir /tmp/tp-warm --set data.input_seq_len=128 \
-  --set max_epochs=1 --set model.d_model=64 > /dev/null 2>&1
+warm_data
 for m in ${TP_M:-1 2 4 8}; do
-  start=$(date +%s%N)
-  timeout 300 $R sweep configs/gpu/throughput_sweep.yaml --devices ${TP_DEVICES:-cuda:0} --runs-per-device $m --store /tmp/tp$m.db --runs-dir /tmp/tp$m >/dev/null 2>&1
-  end=$(date +%s%N)
-  done_runs=$(python3 -c "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from runs where status='finished'\").fetchone()[0])" /tmp/tp$m.db)
-  ms=$(( (end - start) / 1000000 ))
+  read -r done_runs ms < <(timed_sweep $m configs/gpu/throughput_sweep.yaml ${TP_DEVICES:-cuda:0} $m)
   echo "devices ${TP_DEVICES:-cuda:0}, runs-per-device $m: $done_runs runs finished in $ms ms ($(( done_runs * 3600000 / ms )) runs/hour)" | tee -a $out/throughput.log
 done
 fi
@@ -42,15 +50,11 @@ fi
 if [[ $stages == *mps* ]]; then
 echo "== sweep throughput with and without CUDA MPS (the throughput slice at 2 epochs, 8 runs per GPU)"
 sed 's/^    value: 1$/    value: 2/' configs/gpu/throughput_sweep.yaml > configs/gpu/throughput_sweep_2ep.yaml
-timeout 120 $R train --config configs/config_mqar.yaml --device cuda --run-dir /tmp/tp-warm --set data.input_seq_len=128 \
-  --set max_epochs=1 --set model.d_model=64 > /dev/null 2>&1
+warm_data
 for mode in plain mps; do
   [[ $mode == mps ]] && { nvidia-cuda-mps-control -d || { echo "MPS could not start" | tee -a $out/throughput.log; break; }; }
-  start=$(date +%s%N)
-  timeout 300 $R sweep configs/gpu/throughput_sweep_2ep.yaml --devices cuda:0 --runs-per-device 8 --store /tmp/tp-$mode.db --runs-dir /tmp/tp-$mode >/dev/null 2>&1
-  end=$(date +%s%N)
-  done_runs=$(python3 -c "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from runs where status='finished'\").fetchone()[0])" /tmp/tp-$mode.db)
-  echo "$mode: $done_runs runs finished in $(( (end - start) / 1000000 )) ms" | tee -a $out/throughput.log
+  read -r done_runs ms < <(timed_sweep $mode configs/gpu/throughput_sweep_2ep.yaml cuda:0 8)
+  echo "$mode: $done_runs runs finished in $ms ms" | tee -a $out/throughput.log
 done
 echo quit | nvidia-cuda-mps-control 2>/dev/null; rm -f configs/gpu/throughput_sweep_2ep.yaml
 fi
