@@ -26,6 +26,7 @@ public static partial class OptionErrors
         ["sweep import"] = typeof(Commands.SweepImportCommand.Settings),
         ["report"] = typeof(Commands.ReportCommand.Settings),
         ["report figure"] = typeof(Commands.ReportCommand.Settings),
+        ["report state-size"] = typeof(Commands.ReportCommand.Settings),
         ["report curves"] = typeof(Commands.ReportCurvesCommand.Settings),
         ["bench kernels"] = typeof(Commands.BenchKernelsCommand.Settings),
         ["bench scans"] = typeof(Commands.BenchScansCommand.Settings),

@@ -34,7 +34,7 @@ app.Configure(config =>
     });
     config.AddBranch("report", report =>
     {
-        report.SetDescription("Figure 1 and its tables from a store (`rebased report [figure]`), accuracy against state size (`rebased report state-size`), or learning curves against the reference (`rebased report curves`).");
+        report.SetDescription("Figure 1 and its tables from a store (`rebased report [[figure]]`), accuracy against state size (`rebased report state-size`), or learning curves against the reference (`rebased report curves`).");
         report.AddCommand<ReportCommand>("figure").WithDescription("Figure 1 (PNG), its numbers (Markdown, CSV) and a Table-1 summary from a store (also: `rebased report ...`).");
         report.AddCommand<ReportStateSizeCommand>("state-size").WithDescription("Valid accuracy against each model's recurrent state size (PNG, CSV), per sweep.");
         report.AddCommand<ReportCurvesCommand>("curves").WithDescription("Our runs' valid accuracy per epoch against the reference trainer's, and curves.json.");

@@ -105,6 +105,28 @@ public class BadInputTests : IDisposable
             Assert.Contains(text, benchHelp);
     }
 
+    /// <summary>Walks the command tree as `--help` lists it: every command's and branch's help prints without an
+    /// error (descriptions are markup, where a stray [word] breaks the page), and every command it lists is one the
+    /// option errors know by its words.</summary>
+    [Fact]
+    public void EveryCommandsHelpPrintsAndEveryListedCommandIsKnownToTheErrorMessages()
+    {
+        var leaves = new List<string>();
+        var pending = new Queue<string>([""]);
+        while (pending.TryDequeue(out var words))
+        {
+            var args = words.Length == 0 ? new[] { "--help" } : [.. words.Split(' '), "--help"];
+            var (code, stdout, _) = Run(args);
+            Assert.True(code == 0 && stdout.Contains("USAGE:"), $"`rebased {words} --help` exit {code}: {stdout}");
+            var listed = stdout.Split('\n').SkipWhile(l => l.Trim() != "COMMANDS:").Skip(1)
+                .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^    ([a-z][a-z0-9-]*)\b")).Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
+            if (listed.Count == 0) leaves.Add(words);
+            foreach (var command in listed) pending.Enqueue(words.Length == 0 ? command : $"{words} {command}");
+        }
+        Assert.Contains("report state-size", leaves);
+        Assert.Empty(leaves.Except(OptionErrors.Commands.Keys));
+    }
+
     [Fact]
     public void EveryCommandIsKnownToTheErrorMessages()
     {
