@@ -45,6 +45,10 @@ __device__ __forceinline__ u64 head_offset(u64 bh, int T, int W, int heads, int 
 
 __device__ __forceinline__ int row_stride(int W, int heads, int interleaved) { return interleaved ? heads * W : W; }
 
+#if ELEM_KIND == 0
+// ---------------------------------------------------------------------------------------------------------
+// fp32 inputs: the CUDA cores. A module holds its dtype's kernels only, so a 16-bit module compiles none of these.
+// ---------------------------------------------------------------------------------------------------------
 #define NT 256
 #define BQ 64
 #define BK 64
@@ -75,14 +79,7 @@ __device__ __forceinline__ float weight_grad(float x) {
 #endif
 }
 
-__device__ __forceinline__ float4 load4(const elem_t* p) {
-#if ELEM_KIND == 0
-    return *reinterpret_cast<const float4*>(p);
-#else
-    uint2 u = *reinterpret_cast<const uint2*>(p);
-    return make_float4(to_f32((u16)(u.x & 0xffffu)), to_f32((u16)(u.x >> 16)), to_f32((u16)(u.y & 0xffffu)), to_f32((u16)(u.y >> 16)));
-#endif
-}
+__device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 
 // This thread's share of a 64-row x W-column tile (W a multiple of 4) of a row-major [T, ld] matrix, held in
 // registers between the global loads (fetch) and the shared-memory stores (store), so that the loads of the
@@ -439,7 +436,7 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
     }
 }
 
-#if ELEM_KIND != 0
+#else
 // ---------------------------------------------------------------------------------------------------------
 // 16-bit inputs: tensor cores (mma.sync m16n8k16, fp32 accumulation), 4 warps per block, 64 x 64 tiles.
 // Shared tiles hold 16-bit values with rows padded by 8 elements (16 bytes) against bank conflicts.

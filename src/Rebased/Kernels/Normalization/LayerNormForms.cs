@@ -93,7 +93,8 @@ public static class LayerNormForms
         return (dx.MoveToOuterDisposeScope(), dweight?.MoveToOuterDisposeScope(), dbias?.MoveToOuterDisposeScope());
     }
 
-    private static string[] Defines(int width) => [$"LN_CHUNKS={(width + 31) / 32}"];
+    /// <summary>The macro definitions of the kernels for rows of <paramref name="width"/> values.</summary>
+    internal static string[] Defines(int width) => [$"LN_CHUNKS={(width + 31) / 32}"];
 
     private const string SourceFile = "CudaLayerNorm.cu";
     private const string ForwardKernel = "layer_norm_forward";

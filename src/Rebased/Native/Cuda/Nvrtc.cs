@@ -5,7 +5,7 @@ namespace Rebased.Native;
 
 /// <summary>
 /// NVRTC, CUDA's run-time compiler, loaded from the usual places: the loader's search path (libnvrtc.so.13,
-/// .12), CUDA_HOME / CUDA_PATH, /usr/local/cuda*, and next to the libtorch in use (PyTorch's nvidia/*/lib).
+/// .12, and .11.2 as Debian packages CUDA 11.8's), CUDA_HOME / CUDA_PATH, /usr/local/cuda*, and next to the libtorch in use (PyTorch's nvidia/*/lib).
 /// </summary>
 public static unsafe class Nvrtc
 {
@@ -29,7 +29,7 @@ public static unsafe class Nvrtc
     /// <summary>Candidate file names and paths, most specific first.</summary>
     public static IEnumerable<string> Candidates()
     {
-        var names = new[] { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so" };
+        var names = new[] { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so" };
         var dirs = new List<string>();
         foreach (var variable in new[] { "CUDA_HOME", "CUDA_PATH" })
             if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } home)
@@ -80,7 +80,7 @@ public static unsafe class Nvrtc
                 };
                 return _api;
             }
-            throw new UserError("NVRTC (libnvrtc.so.13 or .12) was not found: install the CUDA toolkit's NVRTC, set CUDA_HOME, " +
+            throw new UserError("NVRTC (libnvrtc.so.13, .12 or .11.2) was not found: install the CUDA toolkit's NVRTC, set CUDA_HOME, " +
                                 "or point REBASED_LIBTORCH at a PyTorch torch/lib whose nvidia/cu13/lib holds it");
         }
     }
