@@ -1,8 +1,11 @@
 #pragma once
 // Just enough of CUDA to run this project's .cu kernels on the CPU: one OS thread per CUDA thread, a barrier for
-// __syncthreads, a two-barrier exchange per warp for the shuffles, a mutex for atomics, blocks one after another
-// (so __shared__ arrays can be plain statics). Slow, and only for small shapes; it checks indexing and
-// synchronisation, not speed.
+// __syncthreads, a two-barrier exchange per warp for the shuffles and the tf32 mma.sync, a mutex for atomics,
+// blocks one after another (so __shared__ arrays can be plain statics). The kernels' PTX helpers (cp.async,
+// cvt.rna.tf32, mma.sync) sit in #ifndef CUDA_EMULATION blocks, replaced here: cp.async by a plain copy, the
+// m16n8k8 tf32 product by the PTX ISA's fragment layout summed in double. Slow, and only for small shapes; it
+// checks indexing and synchronisation, not speed.
+#define CUDA_EMULATION 1
 #include <cmath>
 #include <thread>
 #include <barrier>
@@ -10,6 +13,7 @@
 #include <vector>
 #include <functional>
 #include <memory>
+#include <cstring>
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -19,7 +23,7 @@ struct dim3_ { unsigned x = 0, y = 0, z = 0; };
 inline thread_local dim3_ threadIdx, blockIdx;
 inline dim3_ blockDim, gridDim;
 inline std::barrier<>* g_block;
-struct WarpSync { std::unique_ptr<std::barrier<>> bar; float buf[32]; };
+struct WarpSync { std::unique_ptr<std::barrier<>> bar; float buf[32]; float a[32][4], b[32][2]; };
 inline std::vector<WarpSync> g_warps;
 inline std::mutex g_atomic;
 inline void __syncthreads() { g_block->arrive_and_wait(); }
@@ -30,17 +34,53 @@ inline float __shfl_xor_sync(unsigned, float v, int off) {
 inline float atomicAdd(float* p, float v) { std::lock_guard<std::mutex> g(g_atomic); float o = *p; *p += v; return o; }
 template <class F> void launch(dim3_ grid, unsigned threads, F kernel) {
     gridDim = grid; blockDim = {threads, 1, 1};
-    for (unsigned by = 0; by < grid.y; by++) for (unsigned bx = 0; bx < grid.x; bx++) {
+    for (unsigned bz = 0; bz < grid.z; bz++) for (unsigned by = 0; by < grid.y; by++) for (unsigned bx = 0; bx < grid.x; bx++) {
         std::barrier<> block(threads); g_block = &block;
         g_warps.clear(); g_warps.resize((threads + 31) / 32);
         for (auto& w : g_warps) w.bar = std::make_unique<std::barrier<>>(32);
         std::vector<std::thread> ts;
-        for (unsigned t = 0; t < threads; t++) ts.emplace_back([=] { threadIdx = {t, 0, 0}; blockIdx = {bx, by, 0}; kernel(); });
+        for (unsigned t = 0; t < threads; t++) ts.emplace_back([=] { threadIdx = {t, 0, 0}; blockIdx = {bx, by, bz}; kernel(); });
         for (auto& t : ts) t.join();
     }
 }
 struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(8) float2 { float x, y; };
 inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
+inline float2 make_float2(float a, float b) { return {a, b}; }
+inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
+
+// cp.async: the copy (or the zero fill) happens at once, so commit and wait have nothing to do.
+inline void cp_async16(void* dst, const void* src, bool live) { if (live) std::memcpy(dst, src, 16); else std::memset(dst, 0, 16); }
+inline void cp_async4(void* dst, const void* src, bool live) { if (live) std::memcpy(dst, src, 4); else std::memset(dst, 0, 4); }
+inline void cp_async_commit() {}
+template <int N> inline void cp_async_wait() {}
+
+// cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero (finite inputs).
+inline unsigned to_tf32(float x) { return (__float_as_uint(x) + 0x1000u) & 0xFFFFE000u; }
+
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 for the warp of the calling thread (lane = 4 g + t):
+// A a0 (g, t), a1 (g + 8, t), a2 (g, t + 4), a3 (g + 8, t + 4); B b0 (k t, n g), b1 (k t + 4, n g);
+// C/D d0, d1 (g, 2t, 2t + 1), d2, d3 (g + 8, 2t, 2t + 1). Operands are read as TF32 (the low 13 bits ignored).
+inline void mma1688(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    auto& w = g_warps[threadIdx.x / 32]; int l = threadIdx.x % 32;
+    for (int i = 0; i < 4; i++) w.a[l][i] = __uint_as_float(a[i] & 0xFFFFE000u);
+    w.b[l][0] = __uint_as_float(b0 & 0xFFFFE000u); w.b[l][1] = __uint_as_float(b1 & 0xFFFFE000u);
+    w.bar->arrive_and_wait();
+    int g = l / 4, t = l % 4;
+    float out[4];
+    for (int e = 0; e < 4; e++) {
+        int row = g + (e >= 2 ? 8 : 0), col = 2 * t + (e & 1);
+        double acc = d[e];
+        for (int k = 0; k < 8; k++) {
+            double av = w.a[(row % 8) * 4 + k % 4][(row >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)];
+            double bv = w.b[col * 4 + k % 4][k >= 4 ? 1 : 0];
+            acc += av * bv;
+        }
+        out[e] = (float)acc;
+    }
+    w.bar->arrive_and_wait();
+    for (int e = 0; e < 4; e++) d[e] = out[e];
+}
 #define __align__(n) alignas(n)
 inline float* g_smem;

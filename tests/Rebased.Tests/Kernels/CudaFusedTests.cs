@@ -13,7 +13,7 @@ public class CudaFusedTests
     {
         var data = new TheoryData<int, string>();
         for (int i = 0; i < LinearAttentionCheck.CoveringCases.Count; i++)
-            foreach (var dtype in new[] { "fp32", "bf16", "fp16" })
+            foreach (var dtype in new[] { "fp32", "fp32-tf32x3", "bf16", "fp16" })
                 data.Add(i, dtype);
         return data;
     }
@@ -34,9 +34,9 @@ public class CudaFusedTests
     [MemberData(nameof(Cases))]
     public void MatchesFloat64Reference(int caseIndex, string dtypeName)
     {
-        var dtype = dtypeName switch { "fp32" => ScalarType.Float32, "bf16" => ScalarType.BFloat16, _ => ScalarType.Float16 };
+        var dtype = dtypeName switch { "fp32" or "fp32-tf32x3" => ScalarType.Float32, "bf16" => ScalarType.BFloat16, _ => ScalarType.Float16 };
         var c = LinearAttentionCheck.CoveringCases[caseIndex];
-        var result = LinearAttentionCheck.Run(new CudaFused(), c, CUDA, dtype, seed: 1000 + caseIndex);
+        var result = LinearAttentionCheck.Run(new CudaFused(tf32x3: dtypeName == "fp32-tf32x3"), c, CUDA, dtype, seed: 1000 + caseIndex);
         Assert.True(result.Passed, $"cuda {dtypeName} {c}: relative errors y {result.Y:E2}, dq {result.Dq:E2}, dk {result.Dk:E2}, dv {result.Dv:E2} > {result.Tolerance:E0}");
     }
 
@@ -44,7 +44,7 @@ public class CudaFusedTests
     public void AutoPrefersFusedOnCuda()
     {
         foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
-            Assert.IsType<CudaFused>(LinearAttentionForms.Auto(CUDA, dtype));
+            Assert.Equal("fused", Assert.IsType<CudaFused>(LinearAttentionForms.Auto(CUDA, dtype)).Name);
     }
 
     [Fact]
@@ -55,6 +55,31 @@ public class CudaFusedTests
         Assert.IsType<CudaFused>(LinearAttentionForms.Get("fused", cudaDevice, ScalarType.Float32));
         Assert.IsType<CpuFused>(LinearAttentionForms.Get("fused", CPU, ScalarType.Float32));
         Assert.Contains("does not support", Assert.Throws<UserError>(() => LinearAttentionForms.Get("fused", cudaDevice, ScalarType.Float64)).Message);
+    }
+
+    [Fact]
+    public void Tf32x3IsACudaFloat32FormChosenByNameOnly()
+    {
+        var cudaDevice = new Device(DeviceType.CUDA, 0);
+        Assert.Equal("fused_tf32x3", Assert.IsType<CudaFused>(LinearAttentionForms.Get("fused_tf32x3", cudaDevice, ScalarType.Float32)).Name);
+        foreach (var (device, dtype) in new[] { (cudaDevice, ScalarType.BFloat16), (cudaDevice, ScalarType.Float16), (CPU, ScalarType.Float32) })
+            Assert.Contains("does not support", Assert.Throws<UserError>(() => LinearAttentionForms.Get("fused_tf32x3", device, dtype)).Message);
+        Assert.Equal("fused", LinearAttentionForms.Get("auto", cudaDevice, ScalarType.Float32).Name);
+        Assert.Throws<ArgumentException>(() => CudaFused.Variant.For(ScalarType.BFloat16, PolynomialKernel.Rebased, 16, 16, tf32x3: true));
+    }
+
+    [Theory]
+    [InlineData(10, 16)]
+    [InlineData(21, 24)]
+    [InlineData(64, 64)]
+    [InlineData(100, 64)]
+    public void Tf32x3BlocksAreMultiplesOfEightUpToSixtyFour(int dv, int expected)
+    {
+        var variant = CudaFused.Variant.For(ScalarType.Float32, PolynomialKernel.Rebased, 16, dv, tf32x3: true);
+        Assert.Equal(expected, variant.BV);
+        Assert.Equal(["la_forward_tf32", "la_backward_prep_mma", "la_backward_tf32"], new[] { variant.ForwardName, variant.PrepName, variant.BackwardName });
+        Assert.False(variant.KeepsFp32Output);
+        Assert.Equal(128u, variant.Threads);
     }
 
     [Fact]

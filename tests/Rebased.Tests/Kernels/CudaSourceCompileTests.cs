@@ -37,6 +37,10 @@ public class CudaSourceCompileTests
                     bool training = d == 16 && dv < 64;
                     data.Add("CudaFused.cu", "sm_90", variant.Defines, kernels, training);
                     if (variant.TensorCores && kernel == PolynomialKernel.Rebased && d == 16) data.Add("CudaFused.cu", "sm_80", variant.Defines, kernels, training);
+                    if (dtype != ScalarType.Float32) continue;
+                    var tf32 = CudaFused.Variant.For(dtype, kernel, d, dv, tf32x3: true);
+                    data.Add("CudaFused.cu", "sm_90", tf32.Defines, [tf32.ForwardName, tf32.PrepName, tf32.BackwardName], training);
+                    if (kernel == PolynomialKernel.Rebased && d == 16) data.Add("CudaFused.cu", "sm_80", tf32.Defines, [tf32.ForwardName, tf32.PrepName, tf32.BackwardName], training);
                 }
         foreach (var states in new[] { 1, 2, 4, 8, 16, 32 })
         {

@@ -6,25 +6,29 @@ namespace Rebased.Kernels.LinearAttention;
 /// The fused form on CUDA: forward and backward kernels (CudaFused.cu) compiled at run time by NVRTC,
 /// specialised per dtype, kernel, padded D and Dv block, launched on libtorch's default stream in the
 /// primary context on the tensors' device memory. fp32 inputs run register-tiled IEEE fp32 kernels on the
-/// CUDA cores; bf16/fp16 inputs run tensor-core (mma.sync) kernels with fp32 accumulation. The normalisation
+/// CUDA cores, or, as the form fused_tf32x3, 3xTF32 tensor-core kernels (each operand split into a high and a
+/// low TF32 part, three products per tile for fp32-level error); bf16/fp16 inputs run tensor-core (mma.sync)
+/// kernels with fp32 accumulation. The normalisation
 /// y = o / (z + eps) is fused, and the backward recomputes the score tiles from q, k, v, reading only y, z
 /// and dy besides (dq, and dk when Dv is split over blocks, accumulate with fp32 atomics). Inputs that are the
 /// head-split views of [B, T, H, W] projections are read in place, and the outputs come back in that layout.
 /// </summary>
-public sealed class CudaFused : ILinearAttention
+public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
 {
     private const uint PrepThreads = 256;
     private const int Tile = 64;
 
-    public string Name => "fused";
+    public string Name => tf32x3 ? "fused_tf32x3" : "fused";
 
     public bool Supports(Device device, ScalarType dtype) =>
-        device.type == DeviceType.CUDA && dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16;
+        device.type == DeviceType.CUDA && (tf32x3 ? dtype == ScalarType.Float32 : dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16);
 
     public Tensor Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
     {
         CheckInputs(q, k, v);
-        return CudaFusedFunction.apply(q, k, v, kernel, scale, eps);
+        if (tf32x3 && q.dtype != ScalarType.Float32)
+            throw new ArgumentException($"fused_tf32x3 linear attention takes float32 inputs, got {q.dtype}");
+        return tf32x3 ? Tf32x3Function.apply(q, k, v, kernel, scale, eps) : CudaFusedFunction.apply(q, k, v, kernel, scale, eps);
     }
 
     internal static void CheckInputs(Tensor q, Tensor k, Tensor v)
@@ -47,23 +51,29 @@ public sealed class CudaFused : ILinearAttention
 
     /// <summary>
     /// Compile-time shape of one kernel variant. fp32 runs the register-tiled CUDA-core kernels (256 threads,
-    /// Dv blocks of 8..64); 16-bit dtypes run the tensor-core kernels (128 threads, Dv blocks of 16..64).
+    /// Dv blocks of 8, 16, 32 or 64) or the 3xTF32 tensor-core kernels (128 threads, Dv blocks of a multiple of 8
+    /// up to 64); 16-bit dtypes run the tensor-core kernels (128 threads, Dv blocks of a multiple of 16 up to 64).
     /// </summary>
-    internal readonly record struct Variant(ScalarType Dtype, PolynomialKernel Kernel, int DP, int BV)
+    internal readonly record struct Variant(ScalarType Dtype, PolynomialKernel Kernel, int DP, int BV, bool Tf32x3)
     {
-        public static Variant For(ScalarType dtype, PolynomialKernel kernel, int d, int dv)
+        public static Variant For(ScalarType dtype, PolynomialKernel kernel, int d, int dv, bool tf32x3 = false)
         {
+            if (tf32x3 && dtype != ScalarType.Float32) throw new ArgumentException($"3xTF32 kernels take float32 inputs, got {dtype}");
             int dp = (d + 15) / 16 * 16;
-            int bv = dtype == ScalarType.Float32
-                ? dv <= 8 ? 8 : dv <= 16 ? 16 : dv <= 32 ? 32 : 64
+            int bv = tf32x3 ? Math.Min(64, (dv + 7) / 8 * 8)
+                : dtype == ScalarType.Float32 ? dv <= 8 ? 8 : dv <= 16 ? 16 : dv <= 32 ? 32 : 64
                 : Math.Min(64, (dv + 15) / 16 * 16);
-            return new(dtype, kernel, dp, bv);
+            return new(dtype, kernel, dp, bv, tf32x3);
         }
 
-        public bool TensorCores => Dtype != ScalarType.Float32;
+        public bool TensorCores => Dtype != ScalarType.Float32 || Tf32x3;
+
+        /// <summary>Whether the forward writes an fp32 copy of y beside y for the backward (16-bit outputs).</summary>
+        public bool KeepsFp32Output => Dtype != ScalarType.Float32;
+
         public uint Threads => TensorCores ? 128u : 256u;
-        public string ForwardName => TensorCores ? "la_forward_mma" : "la_forward";
-        public string BackwardName => TensorCores ? "la_backward_mma" : "la_backward";
+        public string ForwardName => Tf32x3 ? "la_forward_tf32" : TensorCores ? "la_forward_mma" : "la_forward";
+        public string BackwardName => Tf32x3 ? "la_backward_tf32" : TensorCores ? "la_backward_mma" : "la_backward";
         public string PrepName => TensorCores ? "la_backward_prep_mma" : "la_backward_prep";
 
         private int SQ => DP + 4;
@@ -72,16 +82,21 @@ public sealed class CudaFused : ILinearAttention
 
         /// <summary>Dynamic shared memory in bytes. The tensor-core kernels double-buffer the tiles they stream (keys and
         /// values in the forward, queries, dor and delta in the backward) so that the next tile's copy overlaps the current one's work.</summary>
-        public int ForwardShared => TensorCores ? 2 * Tile * (3 * (DP + 8) + 2 * (BV + 8)) : 4 * Tile * (2 * SQ + SV + SA);
+        public int ForwardShared =>
+            Tf32x3 ? 4 * Tile * (3 * (DP + 4) + 2 * (BV + 4))
+            : TensorCores ? 2 * Tile * (3 * (DP + 8) + 2 * (BV + 8))
+            : 4 * Tile * (2 * SQ + SV + SA);
 
-        public int BackwardShared => TensorCores
-            ? 4 * 2 * Tile + 2 * Tile * (3 * (DP + 8) + 3 * (BV + 8) + Tile + 8)
+        public int BackwardShared =>
+            Tf32x3 ? 4 * (2 * Tile + Tile * (3 * (DP + 4) + 3 * (BV + 4) + Tile + 4))
+            : TensorCores ? 4 * 2 * Tile + 2 * Tile * (3 * (DP + 8) + 3 * (BV + 8) + Tile + 8)
             : 4 * (Tile * (2 * SQ + 2 * SV + 2 * SA) + Tile);
 
         public string[] Defines =>
         [
             $"ELEM_KIND={Dtype switch { ScalarType.Float32 => 0, ScalarType.BFloat16 => 1, _ => 2 }}",
             $"KERNEL={(Kernel == PolynomialKernel.Rebased ? 0 : 1)}",
+            $"TF32X3={(Tf32x3 ? 1 : 0)}",
             $"DP={DP}",
             $"BV={BV}",
         ];
@@ -129,7 +144,8 @@ public sealed class CudaFused : ILinearAttention
     /// 16-bit inputs, so that the gradient through the normalisation cancels without 16-bit rounding) and z
     /// (fp32, [B, H, T]).
     /// </summary>
-    internal static unsafe (Tensor Y, Tensor YSaved, Tensor Z) ForwardRaw(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
+    internal static unsafe (Tensor Y, Tensor YSaved, Tensor Z) ForwardRaw(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps,
+        bool tf32x3 = false)
     {
         CheckInputs(q, k, v);
         using var scope = NewDisposeScope();
@@ -137,9 +153,9 @@ public sealed class CudaFused : ILinearAttention
         q = InLayout(q, interleaved); k = InLayout(k, interleaved); v = InLayout(v, interleaved);
         int bh = (int)(q.shape[0] * q.shape[1]), t = (int)q.shape[2], d = (int)q.shape[3], dv = (int)v.shape[3];
         int heads = (int)q.shape[1], layout = interleaved ? 1 : 0;
-        var variant = Variant.For(q.dtype, kernel, d, dv);
+        var variant = Variant.For(q.dtype, kernel, d, dv, tf32x3);
         var y = NewInLayout(v.shape, v.dtype, v.device, interleaved, zeroed: false);
-        var y32 = variant.TensorCores ? NewInLayout(v.shape, ScalarType.Float32, v.device, interleaved, zeroed: false) : y;
+        var y32 = variant.KeepsFp32Output ? NewInLayout(v.shape, ScalarType.Float32, v.device, interleaved, zeroed: false) : y;
         var z = empty(q.shape[..3], ScalarType.Float32, q.device);
         if (t > 0 && bh > 0 && dv > 0)
         {
@@ -148,7 +164,7 @@ public sealed class CudaFused : ILinearAttention
             void** args = stackalloc void*[13];
             int n = 0;
             args[n++] = &qp; args[n++] = &kp; args[n++] = &vp; args[n++] = &yp;
-            if (variant.TensorCores) args[n++] = &y32p;
+            if (variant.KeepsFp32Output) args[n++] = &y32p;
             args[n++] = &zp; args[n++] = &t; args[n++] = &d; args[n++] = &dv; args[n++] = &s; args[n++] = &e;
             args[n++] = &heads; args[n++] = &layout;
             uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
@@ -159,7 +175,7 @@ public sealed class CudaFused : ILinearAttention
 
     /// <summary>dq, dk, dv (in the inputs' dtype) from dy and the forward's saved y and z.</summary>
     internal static unsafe (Tensor Dq, Tensor Dk, Tensor Dv) BackwardRaw(Tensor q, Tensor k, Tensor v, Tensor y, Tensor z, Tensor dy,
-        PolynomialKernel kernel, double scale, double eps)
+        PolynomialKernel kernel, double scale, double eps, bool tf32x3 = false)
     {
         CheckInputs(q, k, v);
         using var scope = NewDisposeScope();
@@ -170,14 +186,14 @@ public sealed class CudaFused : ILinearAttention
         dy = InLayout(dy.to(v.dtype), interleaved);
         int bh = (int)(q.shape[0] * q.shape[1]), t = (int)q.shape[2], d = (int)q.shape[3], dv = (int)v.shape[3];
         int heads = (int)q.shape[1], layout = interleaved ? 1 : 0;
-        var variant = Variant.For(q.dtype, kernel, d, dv);
+        var variant = Variant.For(q.dtype, kernel, d, dv, tf32x3);
         uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
         var dq = NewInLayout(q.shape, ScalarType.Float32, q.device, interleaved, zeroed: true);
         var dk = NewInLayout(k.shape, ScalarType.Float32, k.device, interleaved, zeroed: vBlocks > 1);
         var dvOut = NewInLayout(v.shape, v.dtype, v.device, interleaved, zeroed: false);
         if (t > 0 && bh > 0 && dv > 0)
         {
-            // fp32: rz = 1 / (z + eps) per row; 16-bit: dor = dy · rz rounded to the inputs' dtype, in dy's layout.
+            // CUDA cores: rz = 1 / (z + eps) per row; tensor cores: dor = dy · rz in the inputs' dtype, in dy's layout.
             var scaled = variant.TensorCores
                 ? NewInLayout(v.shape, v.dtype, v.device, interleaved, zeroed: false)
                 : empty(z.shape, ScalarType.Float32, z.device);
@@ -189,10 +205,13 @@ public sealed class CudaFused : ILinearAttention
             CudaModules.Launch(q, SourceFile, variant.Defines, variant.PrepName, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs);
 
             IntPtr qp = DevicePointers.Of(q), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v), dqp = DevicePointers.Of(dq), dkp = DevicePointers.Of(dk), dvp = DevicePointers.Of(dvOut);
-            void** fp32Args = stackalloc void*[] { &qp, &kp, &vp, &dyp, &scaledp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s, &heads, &layout };
-            void** mmaArgs = stackalloc void*[] { &qp, &kp, &vp, &scaledp, &deltap, &dqp, &dkp, &dvp, &t, &d, &dv, &s, &heads, &layout };
-            CudaModules.Launch(q, SourceFile, variant.Defines, variant.BackwardName, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared,
-                variant.TensorCores ? mmaArgs : fp32Args);
+            void** args = stackalloc void*[15];
+            int n = 0;
+            args[n++] = &qp; args[n++] = &kp; args[n++] = &vp;
+            if (!variant.TensorCores) args[n++] = &dyp;
+            args[n++] = &scaledp; args[n++] = &deltap; args[n++] = &dqp; args[n++] = &dkp; args[n++] = &dvp;
+            args[n++] = &t; args[n++] = &d; args[n++] = &dv; args[n++] = &s; args[n++] = &heads; args[n++] = &layout;
+            CudaModules.Launch(q, SourceFile, variant.Defines, variant.BackwardName, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared, args);
         }
         else
         {
@@ -213,5 +232,18 @@ public sealed class CudaFused : ILinearAttention
 
         protected override (Tensor Dq, Tensor Dk, Tensor Dv) Backward(Tensor q, Tensor k, Tensor v, Tensor y, Tensor z, Tensor dy,
             PolynomialKernel kernel, double scale, double eps) => BackwardRaw(q, k, v, y, z, dy, kernel, scale, eps);
+    }
+
+    private sealed class Tf32x3Function : FusedAttentionFunction<Tf32x3Function>
+    {
+        public override string Name => nameof(Tf32x3Function);
+
+        protected override Tensor Prepared(Tensor input) => input;
+
+        protected override (Tensor Y, Tensor YSaved, Tensor Z) Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps) =>
+            ForwardRaw(q, k, v, kernel, scale, eps, tf32x3: true);
+
+        protected override (Tensor Dq, Tensor Dk, Tensor Dv) Backward(Tensor q, Tensor k, Tensor v, Tensor y, Tensor z, Tensor dy,
+            PolynomialKernel kernel, double scale, double eps) => BackwardRaw(q, k, v, y, z, dy, kernel, scale, eps, tf32x3: true);
     }
 }

@@ -1,10 +1,12 @@
 // Causal polynomial linear attention, forward and backward. fp32: IEEE fp32 on the CUDA cores with register
-// tiling (la_forward, la_backward_prep, la_backward); 16-bit: tensor cores, further below (*_mma).
+// tiling (la_forward, la_backward_prep, la_backward), or 3xTF32 on tensor cores (*_tf32); 16-bit: tensor cores
+// (*_mma). A module holds its variant's kernels only.
 // Compiled at run time by NVRTC with these macros:
 //   ELEM_KIND  0 = float, 1 = bf16, 2 = fp16 (storage type of q, k, v, y, dy, dv)
 //   KERNEL     0 = ReBased f(x) = x^2, 1 = Based f(x) = 1 + x + x^2/2
 //   DP         D padded to a multiple of 16 (<= 128)
-//   BV         output columns per block: 8, 16, 32 or 64
+//   TF32X3     fp32 only: 1 = the 3xTF32 tensor-core kernels (*_tf32), 0 = the CUDA-core kernels
+//   BV         output columns per block: 8, 16, 32 or 64 (CUDA cores), a multiple of 8 (3xTF32) or 16 (16-bit) up to 64
 // Layout: q, k, dq, dk (fp32) of width D and v, y, dy, dv of width Dv either [BH, T, W] (interleaved = 0) or
 // [B, T, H, W] (interleaved = 1: the projections' own layout, read through strides instead of copied);
 // z, rz, delta [BH, T].
@@ -45,9 +47,11 @@ __device__ __forceinline__ u64 head_offset(u64 bh, int T, int W, int heads, int 
 
 __device__ __forceinline__ int row_stride(int W, int heads, int interleaved) { return interleaved ? heads * W : W; }
 
-#if ELEM_KIND == 0
+#define TENSOR_CORES (ELEM_KIND != 0 || TF32X3)
+
+#if !TENSOR_CORES
 // ---------------------------------------------------------------------------------------------------------
-// fp32 inputs: the CUDA cores. A module holds its dtype's kernels only, so a 16-bit module compiles none of these.
+// fp32 inputs on the CUDA cores.
 // ---------------------------------------------------------------------------------------------------------
 #define NT 256
 #define BQ 64
@@ -438,12 +442,430 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
 
 #else
 // ---------------------------------------------------------------------------------------------------------
-// 16-bit inputs: tensor cores (mma.sync m16n8k16, fp32 accumulation), 4 warps per block, 64 x 64 tiles.
-// Shared tiles hold 16-bit values with rows padded by 8 elements (16 bytes) against bank conflicts.
-// Fragment naming follows the PTX ISA: lane = 4 g + t; C/D element c0,c1 at (row g, cols 2t, 2t+1), c2,c3 at
-// (row g + 8, same cols); the A fragment of a 16 x 16 tile is the C layout of two adjacent 16 x 8 tiles.
+// Tensor-core kernels (every dtype): 4 warps per block, 64 x 64 tiles, the next tile copied with cp.async while
+// the current one is computed. The weight is taken of the unscaled score s = q.k: ReBased a = s^2 (scale^2
+// folded into eps and z), Based a = 1 + c1 s + c2 s^2. Fragment naming follows the PTX ISA: lane = 4 g + t;
+// C/D element c0,c1 at (row g, cols 2t, 2t+1), c2,c3 at (row g + 8, same cols).
 // ---------------------------------------------------------------------------------------------------------
 #define MT 128
+
+#ifndef CUDA_EMULATION  // PTX helpers; scripts/cuda-emulation/cuda_emu.h has CPU versions of these
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+    unsigned r;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
+    return r;
+}
+
+// cp.async copies global memory to shared memory without passing through registers, so the next tile's
+// loads are in flight while the current tile is computed; src_bytes = 0 zero-fills (src must still be mapped).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool live) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(smem_addr(dst)), "l"(src), "r"(live ? 16 : 0));
+}
+
+__device__ __forceinline__ void cp_async4(void* dst, const void* src, bool live) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" :: "r"(smem_addr(dst)), "l"(src), "r"(live ? 4 : 0));
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
+
+// Waits until at most N of this thread's committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N)); }
+#endif
+
+__device__ __forceinline__ float weight_s(float s, float c1, float c2) {
+#if KERNEL == 0
+    return s * s;
+#else
+    return fmaf(s, fmaf(c2, s, c1), 1.0f);
+#endif
+}
+
+// ReBased: 2 scale^2 s (= scale f'(scale s)); Based: scale + scale^2 s.
+__device__ __forceinline__ float weight_grad_s(float s, float g1, float g2) {
+#if KERNEL == 0
+    return g1 * s;
+#else
+    return fmaf(g2, s, g1);
+#endif
+}
+
+// One warp per row: dor = dy / (z + eps) in the inputs' type as the tensor cores see it (the backward's operand,
+// in dy's layout) and delta = -(dor . y) with y in fp32 (y32), so that dP + delta = dor . (v_j - y) cancels
+// consistently.
+extern "C" __global__ void la_backward_prep_mma(
+    const float* __restrict__ y32, const elem_t* __restrict__ dy, const float* __restrict__ z,
+    elem_t* __restrict__ dor, float* __restrict__ delta, long long rows, int T, int Dv, float eps, int heads, int interleaved) {
+    long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    float r = 1.0f / (z[row] + eps);
+    float sum = 0.0f;
+    const u64 at = head_offset(row / T, T, Dv, heads, interleaved) + (u64)(row % T) * row_stride(Dv, heads, interleaved);
+    for (int c = lane; c < Dv; c += 32) {
+        elem_t o = from_f32(to_f32(dy[at + c]) * r);
+        dor[at + c] = o;
+        sum += to_f32(o) * y32[at + c];
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) delta[row] = -sum;
+}
+
+#if TF32X3
+// ---------------------------------------------------------------------------------------------------------
+// fp32 inputs on tensor cores, 3xTF32 (mma.sync m16n8k8 .tf32, fp32 accumulation): each operand x is split into
+// a TF32 high part h = rna(x) and a TF32 low part l = rna(x - h), and a product is l.h' + h.l' + h.h' (l.l' lies
+// below fp32's resolution), which keeps fp32's accuracy at tensor-core rates. Tiles stay fp32 in shared memory
+// with rows padded by 4 floats: a row stride of 4 mod 8 words makes both fragment patterns below conflict-free.
+// m16n8k8 fragments: A a0 (g, t), a1 (g + 8, t), a2 (g, t + 4), a3 (g + 8, t + 4); B b0 (k t, n g), b1 (k t + 4,
+// n g). A C tile becomes the A operand of the next product with its k index permuted, k = t standing for
+// column 2t and k = t + 4 for column 2t + 1 (a = c0, c2, c1, c3); that product's B operand reads its rows in
+// the same order (b0 from row 2t, b1 from row 2t + 1).
+// ---------------------------------------------------------------------------------------------------------
+#define TQ (DP + 4)
+#define TV (BV + 4)
+#define TXS (64 + 4)
+
+#ifndef CUDA_EMULATION
+__device__ __forceinline__ unsigned to_tf32(float x) {
+    unsigned r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+    return r;
+}
+
+__device__ __forceinline__ void mma1688(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+#endif
+
+// The high and low TF32 parts of an A fragment.
+struct SplitA { unsigned hi[4], lo[4]; };
+
+__device__ __forceinline__ SplitA split_a(float a0, float a1, float a2, float a3) {
+    SplitA r;
+    const float a[4] = { a0, a1, a2, a3 };
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        r.hi[i] = to_tf32(a[i]);
+        r.lo[i] = to_tf32(a[i] - __uint_as_float(r.hi[i]));
+    }
+    return r;
+}
+
+// d += A B in 3xTF32, the small terms first.
+__device__ __forceinline__ void mma3(float (&d)[4], const SplitA& a, float b0, float b1) {
+    unsigned h0 = to_tf32(b0), h1 = to_tf32(b1);
+    unsigned l0 = to_tf32(b0 - __uint_as_float(h0)), l1 = to_tf32(b1 - __uint_as_float(h1));
+    mma1688(d, a.lo, h0, h1);
+    mma1688(d, a.hi, l0, l1);
+    mma1688(d, a.hi, h0, h1);
+}
+
+// rows [row0, row0 + 64) x cols [col0, col0 + W) of a row-major [T, ld] fp32 matrix into dst (row stride P),
+// zero-padded, with cp.async: 16-byte runs where ncols (and so ld) is a multiple of 4, else 4-byte ones.
+template <int W, int P>
+__device__ __forceinline__ void load_tile32(float* dst, const float* src, int row0, int col0, int T, int ld, int ncols, bool vec) {
+    constexpr int C4 = W / 4;
+    for (int e = threadIdx.x; e < 64 * C4; e += MT) {
+        int r = e / C4, c = (e % C4) * 4;
+        int row = row0 + r, col = col0 + c;
+        float* d = dst + r * P + c;
+        if (vec) {
+            bool live = row < T && col < ncols;
+            cp_async16(d, live ? src + (u64)row * ld + col : src, live);
+        } else {
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                bool live = row < T && col + i < ncols;
+                cp_async4(d + i, live ? src + (u64)row * ld + col + i : src, live);
+            }
+        }
+    }
+}
+
+// grid (query tiles, Dv blocks, BH); warp w owns query rows 16 w .. 16 w + 15 of the tile; z is summed in fp32
+// over the weights before their split.
+extern "C" __global__ void __launch_bounds__(MT) la_forward_tf32(
+    const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
+    float* __restrict__ y, float* __restrict__ z, int T, int D, int Dv, float scale, float eps, int heads, int interleaved) {
+    extern __shared__ __align__(16) float smem[];
+    float* Qs = smem;                // [64][TQ]
+    float* Ks = Qs + 64 * TQ;        // [2][64][TQ], double-buffered
+    float* Vs = Ks + 2 * 64 * TQ;    // [2][64][TV]
+    const int tiles = (T + 63) / 64;
+    const int qt = tiles - 1 - blockIdx.x;
+    const int col0 = blockIdx.y * BV;
+    const u64 bh = blockIdx.z;
+    const int ldq = row_stride(D, heads, interleaved), ldv = row_stride(Dv, heads, interleaved);
+    q += head_offset(bh, T, D, heads, interleaved); k += head_offset(bh, T, D, heads, interleaved);
+    v += head_offset(bh, T, Dv, heads, interleaved); y += head_offset(bh, T, Dv, heads, interleaved);
+    z += bh * T;
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int row0 = qt * 64;
+    const bool vq = D % 4 == 0, vv = Dv % 4 == 0;
+
+    load_tile32<DP, TQ>(Qs, q, row0, 0, T, ldq, D, vq);
+    cp_async_commit();
+    load_tile32<DP, TQ>(Ks, k, 0, 0, T, ldq, D, vq);
+    load_tile32<BV, TV>(Vs, v, 0, col0, T, ldv, Dv, vv);
+    cp_async_commit();
+
+    const float* Qw = Qs + w * 16 * TQ;
+    float o[BV / 8][4];
+#pragma unroll
+    for (int n = 0; n < BV / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    float zlo = 0.0f, zhi = 0.0f;
+    const int rlo = row0 + w * 16 + g, rhi = rlo + 8;
+    const float c1 = scale, c2 = 0.5f * scale * scale;
+
+    for (int kt = 0; kt <= qt; kt++) {
+        const float* Kb = Ks + (kt & 1) * 64 * TQ;
+        const float* Vb = Vs + (kt & 1) * 64 * TV;
+        if (kt < qt) {
+            load_tile32<DP, TQ>(Ks + (~kt & 1) * 64 * TQ, k, (kt + 1) * 64, 0, T, ldq, D, vq);
+            load_tile32<BV, TV>(Vs + (~kt & 1) * 64 * TV, v, (kt + 1) * 64, col0, T, ldv, Dv, vv);
+        }
+        cp_async_commit();
+        cp_async_wait<1>();
+        __syncthreads();
+        float s[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < DP / 8; kk++) {
+            const float* qr = Qw + g * TQ + kk * 8 + t;
+            SplitA a = split_a(qr[0], qr[8 * TQ], qr[4], qr[8 * TQ + 4]);
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                const float* kr = Kb + (n * 8 + g) * TQ + kk * 8 + t;
+                mma3(s[n], a, kr[0], kr[4]);
+            }
+        }
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int key = kt * 64 + n * 8 + 2 * t + (e & 1);
+                s[n][e] = kt == qt && key > (e < 2 ? rlo : rhi) ? 0.0f : weight_s(s[n][e], c1, c2);
+            }
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            zlo += s[j][0] + s[j][1];
+            zhi += s[j][2] + s[j][3];
+            SplitA a = split_a(s[j][0], s[j][2], s[j][1], s[j][3]);
+            const float* vr = Vb + (j * 8 + 2 * t) * TV + g;
+#pragma unroll
+            for (int m = 0; m < BV / 8; m++) mma3(o[m], a, vr[m * 8], vr[TV + m * 8]);
+        }
+        __syncthreads();
+    }
+    // The four lanes of a row group hold partial sums of its weights.
+#pragma unroll
+    for (int off = 1; off < 4; off *= 2) {
+        zlo += __shfl_xor_sync(0xffffffffu, zlo, off);
+        zhi += __shfl_xor_sync(0xffffffffu, zhi, off);
+    }
+#if KERNEL == 0
+    const float zmul = scale * scale;
+#else
+    const float zmul = 1.0f;
+#endif
+    zlo *= zmul; zhi *= zmul;
+    const float ilo = zmul / (zlo + eps), ihi = zmul / (zhi + eps);
+#pragma unroll
+    for (int m = 0; m < BV / 8; m++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int row = e < 2 ? rlo : rhi, col = col0 + m * 8 + 2 * t + (e & 1);
+            if (row < T && col < Dv) y[(u64)row * ldv + col] = o[m][e] * (e < 2 ? ilo : ihi);
+        }
+    if (blockIdx.y == 0 && t == 0) {
+        if (rlo < T) z[rlo] = zlo;
+        if (rhi < T) z[rhi] = zhi;
+    }
+}
+
+// The query side of one backward step: q and dor rows [row0, row0 + 64) and their delta (zero outside the
+// first Dv block, which alone adds the delta term).
+__device__ __forceinline__ void load_query_tile32(float* Qs, float* Os, float* Zs, const float* q, const float* dor, const float* delta,
+    int row0, int col0, int T, int ldq, int ldv, int D, int Dv, bool vq, bool vv, bool first_block) {
+    load_tile32<DP, TQ>(Qs, q, row0, 0, T, ldq, D, vq);
+    load_tile32<BV, TV>(Os, dor, row0, col0, T, ldv, Dv, vv);
+    if (threadIdx.x < 64) {
+        int row = row0 + threadIdx.x;
+        bool live = row < T && first_block;
+        cp_async4(Zs + threadIdx.x, live ? delta + row : delta, live);
+    }
+}
+
+// grid (key tiles, Dv blocks, BH); warp w owns keys 16 w .. 16 w + 15 of the tile for S^T, dP^T, dv, dk, and
+// queries 16 w .. 16 w + 15 of each query tile for dq (through dX^T in shared memory).
+extern "C" __global__ void __launch_bounds__(MT) la_backward_tf32(
+    const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
+    const float* __restrict__ dor, const float* __restrict__ delta,
+    float* __restrict__ dq, float* __restrict__ dk, float* __restrict__ dv,
+    int T, int D, int Dv, float scale, int heads, int interleaved) {
+    extern __shared__ __align__(16) float smem[];
+    float* Zs = smem;                // [2][64] delta of the queries, double-buffered as Qs and Os
+    float* Ks = smem + 128;          // [64][TQ]
+    float* Vs = Ks + 64 * TQ;        // [64][TV]
+    float* Xs = Vs + 64 * TV;        // [64 keys][TXS] dX^T
+    float* Qs = Xs + 64 * TXS;        // [2][64][TQ]
+    float* Os = Qs + 2 * 64 * TQ;    // [2][64][TV] dor
+
+    const int tiles = (T + 63) / 64;
+    const int kt = blockIdx.x;
+    const int col0 = blockIdx.y * BV;
+    const bool first_block = blockIdx.y == 0, split = gridDim.y > 1;
+    const u64 bh = blockIdx.z;
+    const int ldq = row_stride(D, heads, interleaved), ldv = row_stride(Dv, heads, interleaved);
+    const u64 qk_offset = head_offset(bh, T, D, heads, interleaved), v_offset = head_offset(bh, T, Dv, heads, interleaved);
+    q += qk_offset; k += qk_offset; dq += qk_offset; dk += qk_offset;
+    v += v_offset; dor += v_offset; dv += v_offset;
+    delta += bh * T;
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int key0 = kt * 64;
+    const bool vq = D % 4 == 0, vv = Dv % 4 == 0;
+    const int klo = key0 + w * 16 + g, khi = klo + 8;
+    const float c1 = scale, c2 = 0.5f * scale * scale;
+#if KERNEL == 0
+    const float g1 = 2.0f * scale * scale, g2 = 0.0f, vmul = scale * scale;
+#else
+    const float g1 = scale, g2 = scale * scale, vmul = 1.0f;
+#endif
+
+    load_tile32<DP, TQ>(Ks, k, key0, 0, T, ldq, D, vq);
+    load_tile32<BV, TV>(Vs, v, key0, col0, T, ldv, Dv, vv);
+    cp_async_commit();
+    load_query_tile32(Qs, Os, Zs, q, dor, delta, key0, col0, T, ldq, ldv, D, Dv, vq, vv, first_block);
+    cp_async_commit();
+    const float* Kw = Ks + w * 16 * TQ;
+    const float* Vw = Vs + w * 16 * TV;
+
+    float gv[BV / 8][4], gk[DP / 8][4];
+#pragma unroll
+    for (int n = 0; n < BV / 8; n++) gv[n][0] = gv[n][1] = gv[n][2] = gv[n][3] = 0.0f;
+#pragma unroll
+    for (int n = 0; n < DP / 8; n++) gk[n][0] = gk[n][1] = gk[n][2] = gk[n][3] = 0.0f;
+
+    for (int qt = kt; qt < tiles; qt++) {
+        const int row0 = qt * 64, buf = (qt - kt) & 1;
+        const float* Qb = Qs + buf * 64 * TQ;
+        const float* Ob = Os + buf * 64 * TV;
+        const float* Zb = Zs + buf * 64;
+        if (qt + 1 < tiles)
+            load_query_tile32(Qs + (buf ^ 1) * 64 * TQ, Os + (buf ^ 1) * 64 * TV, Zs + (buf ^ 1) * 64, q, dor, delta,
+                              row0 + 64, col0, T, ldq, ldv, D, Dv, vq, vv, first_block);
+        cp_async_commit();
+        cp_async_wait<1>();
+        __syncthreads();
+
+        // S^T = K Q^T and dP^T = V dor^T for this warp's 16 keys and the tile's 64 queries
+        float s[8][4], p[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) { s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f; p[n][0] = p[n][1] = p[n][2] = p[n][3] = 0.0f; }
+#pragma unroll
+        for (int kk = 0; kk < DP / 8; kk++) {
+            const float* kr = Kw + g * TQ + kk * 8 + t;
+            SplitA a = split_a(kr[0], kr[8 * TQ], kr[4], kr[8 * TQ + 4]);
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                const float* qr = Qb + (n * 8 + g) * TQ + kk * 8 + t;
+                mma3(s[n], a, qr[0], qr[4]);
+            }
+        }
+#pragma unroll
+        for (int kk = 0; kk < BV / 8; kk++) {
+            const float* vr = Vw + g * TV + kk * 8 + t;
+            SplitA a = split_a(vr[0], vr[8 * TV], vr[4], vr[8 * TV + 4]);
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                const float* orow = Ob + (n * 8 + g) * TV + kk * 8 + t;
+                mma3(p[n], a, orow[0], orow[4]);
+            }
+        }
+        // a = weight of the unscaled score (scale^2 of ReBased applied to dv at the end);
+        // dx = d(loss)/ds = gscale(s) (dP + delta), the scale of x = scale s included.
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int query = row0 + n * 8 + 2 * t + (e & 1), key = e < 2 ? klo : khi;
+                bool live = query >= key && query < T;
+                float sv = s[n][e];
+                s[n][e] = live ? weight_s(sv, c1, c2) : 0.0f;
+                p[n][e] = live ? weight_grad_s(sv, g1, g2) * (p[n][e] + Zb[n * 8 + 2 * t + (e & 1)]) : 0.0f;
+            }
+        // dX^T to shared memory for the dq product
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            int qc = n * 8 + 2 * t;
+            *reinterpret_cast<float2*>(Xs + (w * 16 + g) * TXS + qc) = make_float2(p[n][0], p[n][1]);
+            *reinterpret_cast<float2*>(Xs + (w * 16 + g + 8) * TXS + qc) = make_float2(p[n][2], p[n][3]);
+        }
+        // dv += S^T dor, dk += dX^T q over the tile's queries, eight at a time
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            SplitA a = split_a(s[j][0], s[j][2], s[j][1], s[j][3]);
+            SplitA x = split_a(p[j][0], p[j][2], p[j][1], p[j][3]);
+            const float* orow = Ob + (j * 8 + 2 * t) * TV + g;
+#pragma unroll
+            for (int m = 0; m < BV / 8; m++) mma3(gv[m], a, orow[m * 8], orow[TV + m * 8]);
+            const float* qr = Qb + (j * 8 + 2 * t) * TQ + g;
+#pragma unroll
+            for (int m = 0; m < DP / 8; m++) mma3(gk[m], x, qr[m * 8], qr[TQ + m * 8]);
+        }
+        __syncthreads();
+        // dq[query][d] += sum_key dX^T[key][query] k[key][d], queries 16 w .. 16 w + 15 of this tile; keys in the
+        // permuted order (k = t: key 2t, k = t + 4: key 2t + 1 of each group of eight)
+        float gq[DP / 8][4];
+#pragma unroll
+        for (int n = 0; n < DP / 8; n++) gq[n][0] = gq[n][1] = gq[n][2] = gq[n][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < 8; kk++) {
+            const float* xr = Xs + (kk * 8 + 2 * t) * TXS + w * 16 + g;
+            SplitA a = split_a(xr[0], xr[8], xr[TXS], xr[TXS + 8]);
+            const float* kr = Ks + (kk * 8 + 2 * t) * TQ + g;
+#pragma unroll
+            for (int m = 0; m < DP / 8; m++) mma3(gq[m], a, kr[m * 8], kr[TQ + m * 8]);
+        }
+        const int qlo = row0 + w * 16 + g, qhi = qlo + 8;
+#pragma unroll
+        for (int m = 0; m < DP / 8; m++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int row = e < 2 ? qlo : qhi, col = m * 8 + 2 * t + (e & 1);
+                if (row < T && col < D) atomicAdd(dq + (u64)row * ldq + col, gq[m][e]);
+            }
+    }
+
+#pragma unroll
+    for (int m = 0; m < BV / 8; m++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int key = e < 2 ? klo : khi, col = col0 + m * 8 + 2 * t + (e & 1);
+            if (key < T && col < Dv) dv[(u64)key * ldv + col] = gv[m][e] * vmul;
+        }
+#pragma unroll
+    for (int m = 0; m < DP / 8; m++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int key = e < 2 ? klo : khi, col = m * 8 + 2 * t + (e & 1);
+            if (key >= T || col >= D) continue;
+            if (split) atomicAdd(dk + (u64)key * ldq + col, gk[m][e]);
+            else dk[(u64)key * ldq + col] = gk[m][e];
+        }
+}
+
+#else
+// ---------------------------------------------------------------------------------------------------------
+// 16-bit inputs (mma.sync m16n8k16, fp32 accumulation). Shared tiles hold 16-bit values with rows padded by 8
+// elements (16 bytes) against bank conflicts; the A fragment of a 16 x 16 tile is the C layout of two adjacent
+// 16 x 8 tiles.
+// ---------------------------------------------------------------------------------------------------------
 #define PQ (DP + 8)
 #define PV (BV + 8)
 #define PX (64 + 8)
@@ -452,12 +874,6 @@ extern "C" __global__ void __launch_bounds__(NT, MIN_BLOCKS) la_backward(
 #else
 #define ONES2 0x3C003C00u
 #endif
-
-__device__ __forceinline__ unsigned smem_addr(const void* p) {
-    unsigned r;
-    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
-    return r;
-}
 
 __device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], const u16* p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
@@ -497,22 +913,6 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi) {
 // B operands of two 16 x 8 tiles stored [k][n]:                     row k0 + (l & 7) + ((l >> 3) & 1) * 8, col n0 + (l >> 4) * 8      (.trans)
 // In both B cases r0, r1 are (b0, b1) of tile n0 and r2, r3 those of tile n0 + 8.
 
-// cp.async copies global memory to shared memory without passing through registers, so the next tile's
-// loads are in flight while the current tile is computed; src_bytes = 0 zero-fills (src must still be mapped).
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool live) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(smem_addr(dst)), "l"(src), "r"(live ? 16 : 0));
-}
-
-__device__ __forceinline__ void cp_async4(void* dst, const void* src, bool live) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" :: "r"(smem_addr(dst)), "l"(src), "r"(live ? 4 : 0));
-}
-
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
-
-// Waits until at most N of this thread's committed groups are still in flight.
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N)); }
-
 // The widest run of elements (8, 2 or 1) in which a matrix of ncols columns can be copied: with ncols (and so
 // the row stride) a multiple of it, every run is aligned to its size and wholly inside or outside the columns.
 __device__ __forceinline__ int copy_run(int ncols) { return ncols % 8 == 0 ? 8 : ncols % 2 == 0 ? 2 : 1; }
@@ -543,27 +943,9 @@ __device__ __forceinline__ void load_tile16(u16* dst, const elem_t* src, int row
     }
 }
 
-// grid (query tiles, Dv blocks, BH); warp w owns query rows 16 w .. 16 w + 15 of the tile.
-// The weight is taken of the unscaled score s = q.k: ReBased a = s^2 (scale^2 folded into eps and z),
-// Based a = 1 + c1 s + c2 s^2. z is summed by the tensor cores over the same 16-bit weights that multiply v,
-// so y is exactly a weighted mean of v. y32 (fp32 copy of y) is kept for the backward.
-__device__ __forceinline__ float weight_s(float s, float c1, float c2) {
-#if KERNEL == 0
-    return s * s;
-#else
-    return fmaf(s, fmaf(c2, s, c1), 1.0f);
-#endif
-}
-
-// ReBased: 2 scale^2 s (= scale f'(scale s)); Based: scale + scale^2 s.
-__device__ __forceinline__ float weight_grad_s(float s, float g1, float g2) {
-#if KERNEL == 0
-    return g1 * s;
-#else
-    return fmaf(g2, s, g1);
-#endif
-}
-
+// grid (query tiles, Dv blocks, BH); warp w owns query rows 16 w .. 16 w + 15 of the tile. z is summed by the
+// tensor cores over the same 16-bit weights that multiply v, so y is exactly a weighted mean of v. y32 (fp32 copy
+// of y) is kept for the backward.
 extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
     elem_t* __restrict__ y, float* __restrict__ y32, float* __restrict__ z, int T, int D, int Dv, float scale, float eps, int heads, int interleaved) {
@@ -674,28 +1056,6 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
         if (rlo < T) z[rlo] = zlo;
         if (rhi < T) z[rhi] = zhi;
     }
-}
-
-// One warp per row: dor = dy / (z + eps) rounded to the 16-bit type as the tensor cores see it (the
-// backward's operand, in dy's layout) and delta = -(dor . y), so that dP + delta = dor . (v_j - y) cancels
-// consistently.
-extern "C" __global__ void la_backward_prep_mma(
-    const float* __restrict__ y32, const elem_t* __restrict__ dy, const float* __restrict__ z,
-    elem_t* __restrict__ dor, float* __restrict__ delta, long long rows, int T, int Dv, float eps, int heads, int interleaved) {
-    long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-    int lane = threadIdx.x % 32;
-    if (row >= rows) return;
-    float r = 1.0f / (z[row] + eps);
-    float sum = 0.0f;
-    const u64 at = head_offset(row / T, T, Dv, heads, interleaved) + (u64)(row % T) * row_stride(Dv, heads, interleaved);
-    for (int c = lane; c < Dv; c += 32) {
-        elem_t o = from_f32(to_f32(dy[at + c]) * r);
-        dor[at + c] = o;
-        sum += to_f32(o) * y32[at + c];
-    }
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (lane == 0) delta[row] = -sum;
 }
 
 // The query side of one backward step: q and dor rows [row0, row0 + 64) and their delta (zero outside the
@@ -896,4 +1256,5 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
             else dk[(u64)key * ldq + col] = gk[n][e];
         }
 }
+#endif
 #endif

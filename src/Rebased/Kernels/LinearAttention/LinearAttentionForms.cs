@@ -5,11 +5,12 @@ public static class LinearAttentionForms
 {
     /// <summary>
     /// Every implementation, one line each. Several may share a name (e.g. "fused" on CPU and on CUDA): a name then
-    /// resolves to the first one that supports the tensors' device and dtype. <c>auto</c> prefers fused, then chunked.
+    /// resolves to the first one that supports the tensors' device and dtype. <c>auto</c> prefers fused, then chunked;
+    /// fused_tf32x3 (CUDA fp32 on tensor cores) is chosen by name only, until it is measured faster than fused.
     /// </summary>
     public static KernelForms<ILinearAttention> Registry { get; } = new("linear-attention",
-        [new Naive(), new Chunked(), new Recurrent(), new CpuFused(), new CudaFused()],
-        autoPreference: ["fused", "chunked", "naive", "recurrent"]);
+        [new Naive(), new Chunked(), new Recurrent(), new CpuFused(), new CudaFused(), new CudaFused(tf32x3: true)],
+        autoPreference: ["fused", "fused_tf32x3", "chunked", "naive", "recurrent"]);
 
     /// <summary>One implementation per name that supports this device and dtype, in the order of preference.</summary>
     public static IEnumerable<ILinearAttention> Supporting(Device device, ScalarType dtype) => Registry.Supporting(device, dtype);
