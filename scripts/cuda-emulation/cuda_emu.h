@@ -23,7 +23,7 @@ struct dim3_ { unsigned x = 0, y = 0, z = 0; };
 inline thread_local dim3_ threadIdx, blockIdx;
 inline dim3_ blockDim, gridDim;
 inline std::barrier<>* g_block;
-struct WarpSync { std::unique_ptr<std::barrier<>> bar; float buf[32]; float a[32][4], b[32][2]; };
+struct WarpSync { std::unique_ptr<std::barrier<>> bar; float buf[32]; float a[32][4], b[32][2]; unsigned ua[32][4], ub[32][2]; const unsigned short* rows[32]; };
 inline std::vector<WarpSync> g_warps;
 inline std::mutex g_atomic;
 inline void __syncthreads() { g_block->arrive_and_wait(); }
@@ -84,3 +84,60 @@ inline void mma1688(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned
 }
 #define __align__(n) alignas(n)
 inline float* g_smem;
+
+#if defined(ELEM_KIND) && ELEM_KIND != 0
+// The 16-bit kernels (define ELEM_KIND, 1 = bf16 or 2 = fp16, before including this header): the conversions,
+// ldmatrix and the m16n8k16 product. Two 16-bit values share a register, the first in the low half.
+typedef unsigned short u16;
+typedef u16 elem_t;
+inline float to_f32(u16 x) {
+    if (ELEM_KIND == 1) return __uint_as_float((unsigned)x << 16);
+    _Float16 h; std::memcpy(&h, &x, 2); return (float)h;
+}
+inline u16 from_f32(float x) {  // round to nearest even (finite inputs)
+    if (ELEM_KIND == 1) { unsigned u = __float_as_uint(x); return (u16)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16); }
+    _Float16 h = (_Float16)x; u16 r; std::memcpy(&r, &h, 2); return r;
+}
+inline unsigned pack2(float lo, float hi) { return (unsigned)from_f32(lo) | ((unsigned)from_f32(hi) << 16); }
+inline float half_of(unsigned r, int i) { return to_f32((u16)(i ? r >> 16 : r & 0xFFFFu)); }
+
+// ldmatrix.x4: lanes 8i .. 8i + 7 give the rows of matrix i; lane l gets row l / 4, elements 2 (l % 4) and
+// 2 (l % 4) + 1 of each matrix, or with .trans element l / 4 of rows 2 (l % 4) and 2 (l % 4) + 1.
+inline void ldsm(unsigned (&r)[4], const u16* p, bool trans) {
+    auto& w = g_warps[threadIdx.x / 32]; int l = threadIdx.x % 32;
+    w.rows[l] = p;
+    w.bar->arrive_and_wait();
+    for (int i = 0; i < 4; i++) {
+        const u16 *r0 = trans ? w.rows[8 * i + 2 * (l % 4)] : w.rows[8 * i + l / 4], *r1 = trans ? w.rows[8 * i + 2 * (l % 4) + 1] : r0;
+        u16 lo = trans ? r0[l / 4] : r0[2 * (l % 4)], hi = trans ? r1[l / 4] : r0[2 * (l % 4) + 1];
+        r[i] = (unsigned)lo | ((unsigned)hi << 16);
+    }
+    w.bar->arrive_and_wait();
+}
+inline void ldsm_x4(unsigned (&r)[4], const u16* p) { ldsm(r, p, false); }
+inline void ldsm_x4_t(unsigned (&r)[4], const u16* p) { ldsm(r, p, true); }
+
+// mma.sync.aligned.m16n8k16.row.col.f32.{bf16,f16}: A a0 (g, 2t..2t+1), a1 (g + 8, 2t..), a2 (g, 2t + 8..),
+// a3 (g + 8, 2t + 8..); B b0 (k 2t..2t+1, n g), b1 (k 2t + 8.., n g); C/D as for m16n8k8.
+inline void mma16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    auto& w = g_warps[threadIdx.x / 32]; int l = threadIdx.x % 32;
+    for (int i = 0; i < 4; i++) w.ua[l][i] = a[i];
+    w.ub[l][0] = b0; w.ub[l][1] = b1;
+    w.bar->arrive_and_wait();
+    int g = l / 4, t = l % 4;
+    float out[4];
+    for (int e = 0; e < 4; e++) {
+        int row = g + (e >= 2 ? 8 : 0), col = 2 * t + (e & 1);
+        double acc = d[e];
+        for (int k = 0; k < 16; k++) {
+            int kt = (k % 8) / 2, hi = k % 2;
+            double av = half_of(w.ua[(row % 8) * 4 + kt][(row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], hi);
+            double bv = half_of(w.ub[col * 4 + kt][k >= 8 ? 1 : 0], hi);
+            acc += av * bv;
+        }
+        out[e] = (float)acc;
+    }
+    w.bar->arrive_and_wait();
+    for (int e = 0; e < 4; e++) d[e] = out[e];
+}
+#endif

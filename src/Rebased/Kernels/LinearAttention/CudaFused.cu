@@ -19,8 +19,9 @@ typedef unsigned long long u64;
 typedef float elem_t;
 __device__ __forceinline__ float to_f32(float x) { return x; }
 __device__ __forceinline__ float from_f32(float x) { return x; }
-#elif ELEM_KIND == 1
+#elif !defined(CUDA_EMULATION)  // scripts/cuda-emulation/cuda_emu.h has CPU versions of the 16-bit conversions
 typedef u16 elem_t;
+#if ELEM_KIND == 1
 __device__ __forceinline__ float to_f32(u16 x) { return __uint_as_float(((unsigned)x) << 16); }
 __device__ __forceinline__ u16 from_f32(float x) {
     u16 r;
@@ -28,7 +29,6 @@ __device__ __forceinline__ u16 from_f32(float x) {
     return r;
 }
 #else
-typedef u16 elem_t;
 __device__ __forceinline__ float to_f32(u16 x) {
     float r;
     asm("cvt.f32.f16 %0, %1;" : "=f"(r) : "h"(x));
@@ -39,6 +39,7 @@ __device__ __forceinline__ u16 from_f32(float x) {
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r) : "f"(x));
     return r;
 }
+#endif
 #endif
 
 __device__ __forceinline__ u64 head_offset(u64 bh, int T, int W, int heads, int interleaved) {
@@ -875,6 +876,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_tf32(
 #define ONES2 0x3C003C00u
 #endif
 
+#ifndef CUDA_EMULATION
 __device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], const u16* p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
@@ -905,6 +907,7 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi) {
 #endif
     return r;
 }
+#endif
 
 // Lane addresses for ldmatrix.x4 (l = lane):
 // A operand of a 16 x 16 tile stored [m][k] at (m0, k0):            row m0 + (l & 15),                   col k0 + (l >> 4) * 8
