@@ -49,7 +49,11 @@ int main(int argc, char** argv) {
 #else
     launch({tiles, vb, (unsigned)BH}, MT, [&] { la_forward_mma(q.data(), k.data(), v.data(), y.data(), y32.data(), z.data(), T, D, Dv, scale, eps, H, inter); });
     launch({(unsigned)((rows + 7) / 8), 1, 1}, 256, [&] { la_backward_prep_mma(y32.data(), dy.data(), z.data(), dor.data(), delta.data(), rows, T, Dv, eps, H, inter); });
-    launch({tiles, vb, (unsigned)BH}, MT, [&] { la_backward_mma(q.data(), k.data(), v.data(), dor.data(), delta.data(), dq.data(), dk.data(), dv.data(), T, D, Dv, scale, H, inter); });
+    // One block for all of Dv writes dk in the 16-bit type; split blocks sum it in fp32.
+    std::vector<u16> dk16(k.size());
+    launch({tiles, vb, (unsigned)BH}, MT, [&] { la_backward_mma(q.data(), k.data(), v.data(), dor.data(), delta.data(), dq.data(),
+        vb > 1 ? dk.data() : nullptr, vb > 1 ? nullptr : dk16.data(), dv.data(), T, D, Dv, scale, H, inter); });
+    if (vb == 1) for (size_t i = 0; i < dk.size(); i++) dk[i] = to_f32(dk16[i]);
 #endif
 
     std::vector<double> ry(v.size()), rz(z.size()), rdq(q.size()), rdk(k.size()), rdv(v.size());

@@ -68,8 +68,10 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
 
         public bool TensorCores => Dtype != ScalarType.Float32 || Tf32x3;
 
+        public bool SixteenBit => Dtype != ScalarType.Float32;
+
         /// <summary>Whether the forward writes an fp32 copy of y beside y for the backward (16-bit outputs).</summary>
-        public bool KeepsFp32Output => Dtype != ScalarType.Float32;
+        public bool KeepsFp32Output => SixteenBit;
 
         public uint Threads => TensorCores ? 128u : 256u;
         public string ForwardName => Tf32x3 ? "la_forward_tf32" : TensorCores ? "la_forward_mma" : "la_forward";
@@ -189,7 +191,9 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
         var variant = Variant.For(q.dtype, kernel, d, dv, tf32x3);
         uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
         var dq = NewInLayout(q.shape, ScalarType.Float32, q.device, interleaved, zeroed: true);
-        var dk = NewInLayout(k.shape, ScalarType.Float32, k.device, interleaved, zeroed: vBlocks > 1);
+        // The 16-bit backward writes dk in the inputs' dtype unless Dv is split over blocks, which sum it in fp32.
+        bool dkSummed = vBlocks > 1 || !variant.SixteenBit;
+        var dk = NewInLayout(k.shape, dkSummed ? ScalarType.Float32 : k.dtype, k.device, interleaved, zeroed: vBlocks > 1);
         var dvOut = NewInLayout(v.shape, v.dtype, v.device, interleaved, zeroed: false);
         if (t > 0 && bh > 0 && dv > 0)
         {
@@ -205,11 +209,15 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
             CudaModules.Launch(q, SourceFile, variant.Defines, variant.PrepName, ((uint)((rows + 7) / 8), 1, 1), PrepThreads, 0, prepArgs);
 
             IntPtr qp = DevicePointers.Of(q), kp = DevicePointers.Of(k), vp = DevicePointers.Of(v), dqp = DevicePointers.Of(dq), dkp = DevicePointers.Of(dk), dvp = DevicePointers.Of(dvOut);
-            void** args = stackalloc void*[15];
+            IntPtr dkSum = dkSummed ? dkp : IntPtr.Zero, dkDirect = dkSummed ? IntPtr.Zero : dkp;
+            void** args = stackalloc void*[16];
             int n = 0;
             args[n++] = &qp; args[n++] = &kp; args[n++] = &vp;
             if (!variant.TensorCores) args[n++] = &dyp;
-            args[n++] = &scaledp; args[n++] = &deltap; args[n++] = &dqp; args[n++] = &dkp; args[n++] = &dvp;
+            args[n++] = &scaledp; args[n++] = &deltap; args[n++] = &dqp;
+            if (variant.SixteenBit) { args[n++] = &dkSum; args[n++] = &dkDirect; }
+            else args[n++] = &dkp;
+            args[n++] = &dvp;
             args[n++] = &t; args[n++] = &d; args[n++] = &dv; args[n++] = &s; args[n++] = &heads; args[n++] = &layout;
             CudaModules.Launch(q, SourceFile, variant.Defines, variant.BackwardName, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.BackwardShared, args);
         }

@@ -1075,11 +1075,12 @@ __device__ __forceinline__ void load_query_tile(u16* Qs, u16* Os, float* Zs, con
 }
 
 // grid (key tiles, Dv blocks, BH); warp w owns keys 16 w .. 16 w + 15 of the tile for S^T, dP^T, dv, dk,
-// and queries 16 w .. 16 w + 15 of each query tile for dq (through dX^T in shared memory).
+// and queries 16 w .. 16 w + 15 of each query tile for dq (through dX^T in shared memory). dk is written in the
+// inputs' type when one block holds all of Dv, else summed over the blocks in fp32 (dk_sum, zero-filled).
 extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
     const elem_t* __restrict__ dor, const float* __restrict__ delta,
-    float* __restrict__ dq, float* __restrict__ dk, elem_t* __restrict__ dv,
+    float* __restrict__ dq, float* __restrict__ dk_sum, elem_t* __restrict__ dk, elem_t* __restrict__ dv,
     int T, int D, int Dv, float scale, int heads, int interleaved) {
     extern __shared__ __align__(16) float smem[];
     float* Zs = smem;                              // [2][64] delta of the queries, double-buffered as Qs and Os
@@ -1096,7 +1097,8 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     const u64 bh = blockIdx.z;
     const int ldq = row_stride(D, heads, interleaved), ldv = row_stride(Dv, heads, interleaved);
     const u64 qk_offset = head_offset(bh, T, D, heads, interleaved), v_offset = head_offset(bh, T, Dv, heads, interleaved);
-    q += qk_offset; k += qk_offset; dq += qk_offset; dk += qk_offset;
+    q += qk_offset; k += qk_offset; dq += qk_offset;
+    if (split) dk_sum += qk_offset; else dk += qk_offset;
     v += v_offset; dor += v_offset; dv += v_offset;
     delta += bh * T;
     const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
@@ -1255,8 +1257,8 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
         for (int e = 0; e < 4; e++) {
             int key = e < 2 ? klo : khi, col = n * 8 + 2 * t + (e & 1);
             if (key >= T || col >= D) continue;
-            if (split) atomicAdd(dk + (u64)key * ldq + col, gk[n][e]);
-            else dk[(u64)key * ldq + col] = gk[n][e];
+            if (split) atomicAdd(dk_sum + (u64)key * ldq + col, gk[n][e]);
+            else dk[(u64)key * ldq + col] = from_f32(gk[n][e]);
         }
 }
 #endif
