@@ -23,7 +23,7 @@ struct dim3_ { unsigned x = 0, y = 0, z = 0; };
 inline thread_local dim3_ threadIdx, blockIdx;
 inline dim3_ blockDim, gridDim;
 inline std::barrier<>* g_block;
-struct WarpSync { std::unique_ptr<std::barrier<>> bar; float buf[32]; float a[32][4], b[32][2]; unsigned ua[32][4], ub[32][2]; const unsigned short* rows[32]; };
+struct WarpSync { std::unique_ptr<std::barrier<>> bar; float buf[32]; unsigned ua[32][4], ub[32][2]; const unsigned short* rows[32]; };
 inline std::vector<WarpSync> g_warps;
 inline std::mutex g_atomic;
 inline void __syncthreads() { g_block->arrive_and_wait(); }
@@ -59,28 +59,34 @@ template <int N> inline void cp_async_wait() {}
 // cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero (finite inputs).
 inline unsigned to_tf32(float x) { return (__float_as_uint(x) + 0x1000u) & 0xFFFFE000u; }
 
-// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 for the warp of the calling thread (lane = 4 g + t):
-// A a0 (g, t), a1 (g + 8, t), a2 (g, t + 4), a3 (g + 8, t + 4); B b0 (k t, n g), b1 (k t + 4, n g);
-// C/D d0, d1 (g, 2t, 2t + 1), d2, d3 (g + 8, 2t, 2t + 1). Operands are read as TF32 (the low 13 bits ignored).
-inline void mma1688(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+// One m16n8kK mma.sync of the calling thread's warp (lane = 4 g + t): the lanes' A registers a[4] and B registers
+// b0, b1 are exchanged, and a_at(registers, row, k), b_at(registers, k, col) read an element out of the lane and
+// register that hold it. C/D: d0, d1 at (g, 2t, 2t + 1), d2, d3 at (g + 8, 2t, 2t + 1); sums in double.
+template <int K, class AAt, class BAt>
+inline void warp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, AAt a_at, BAt b_at) {
     auto& w = g_warps[threadIdx.x / 32]; int l = threadIdx.x % 32;
-    for (int i = 0; i < 4; i++) w.a[l][i] = __uint_as_float(a[i] & 0xFFFFE000u);
-    w.b[l][0] = __uint_as_float(b0 & 0xFFFFE000u); w.b[l][1] = __uint_as_float(b1 & 0xFFFFE000u);
+    for (int i = 0; i < 4; i++) w.ua[l][i] = a[i];
+    w.ub[l][0] = b0; w.ub[l][1] = b1;
     w.bar->arrive_and_wait();
     int g = l / 4, t = l % 4;
     float out[4];
     for (int e = 0; e < 4; e++) {
         int row = g + (e >= 2 ? 8 : 0), col = 2 * t + (e & 1);
         double acc = d[e];
-        for (int k = 0; k < 8; k++) {
-            double av = w.a[(row % 8) * 4 + k % 4][(row >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)];
-            double bv = w.b[col * 4 + k % 4][k >= 4 ? 1 : 0];
-            acc += av * bv;
-        }
+        for (int k = 0; k < K; k++) acc += a_at(w.ua, row, k) * b_at(w.ub, k, col);
         out[e] = (float)acc;
     }
     w.bar->arrive_and_wait();
     for (int e = 0; e < 4; e++) d[e] = out[e];
+}
+
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32: A a0 (g, t), a1 (g + 8, t), a2 (g, t + 4), a3 (g + 8, t + 4);
+// B b0 (k t, n g), b1 (k t + 4, n g). Operands are read as TF32 (the low 13 bits ignored).
+inline double tf32_value(unsigned r) { return __uint_as_float(r & 0xFFFFE000u); }
+inline void mma1688(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    warp_mma<8>(d, a, b0, b1,
+        [](const unsigned (&ua)[32][4], int row, int k) { return tf32_value(ua[(row % 8) * 4 + k % 4][(row >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)]); },
+        [](const unsigned (&ub)[32][2], int k, int col) { return tf32_value(ub[col * 4 + k % 4][k >= 4 ? 1 : 0]); });
 }
 #define __align__(n) alignas(n)
 inline float* g_smem;
@@ -120,24 +126,8 @@ inline void ldsm_x4_t(unsigned (&r)[4], const u16* p) { ldsm(r, p, true); }
 // mma.sync.aligned.m16n8k16.row.col.f32.{bf16,f16}: A a0 (g, 2t..2t+1), a1 (g + 8, 2t..), a2 (g, 2t + 8..),
 // a3 (g + 8, 2t + 8..); B b0 (k 2t..2t+1, n g), b1 (k 2t + 8.., n g); C/D as for m16n8k8.
 inline void mma16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    auto& w = g_warps[threadIdx.x / 32]; int l = threadIdx.x % 32;
-    for (int i = 0; i < 4; i++) w.ua[l][i] = a[i];
-    w.ub[l][0] = b0; w.ub[l][1] = b1;
-    w.bar->arrive_and_wait();
-    int g = l / 4, t = l % 4;
-    float out[4];
-    for (int e = 0; e < 4; e++) {
-        int row = g + (e >= 2 ? 8 : 0), col = 2 * t + (e & 1);
-        double acc = d[e];
-        for (int k = 0; k < 16; k++) {
-            int kt = (k % 8) / 2, hi = k % 2;
-            double av = half_of(w.ua[(row % 8) * 4 + kt][(row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], hi);
-            double bv = half_of(w.ub[col * 4 + kt][k >= 8 ? 1 : 0], hi);
-            acc += av * bv;
-        }
-        out[e] = (float)acc;
-    }
-    w.bar->arrive_and_wait();
-    for (int e = 0; e < 4; e++) d[e] = out[e];
+    warp_mma<16>(d, a, b0, b1,
+        [](const unsigned (&ua)[32][4], int row, int k) { return (double)half_of(ua[(row % 8) * 4 + (k % 8) / 2][(row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], k % 2); },
+        [](const unsigned (&ub)[32][2], int k, int col) { return (double)half_of(ub[col * 4 + (k % 8) / 2][k >= 8 ? 1 : 0], k % 2); });
 }
 #endif
