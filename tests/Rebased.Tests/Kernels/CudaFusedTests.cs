@@ -78,7 +78,7 @@ public class CudaFusedTests
         var variant = CudaFused.Variant.For(ScalarType.Float32, PolynomialKernel.Rebased, 16, dv, tf32x3: true);
         Assert.Equal(expected, variant.BV);
         Assert.Equal(["la_forward_tf32", "la_backward_prep_mma", "la_backward_tf32"], new[] { variant.ForwardName, variant.PrepName, variant.BackwardName });
-        Assert.False(variant.KeepsFp32Output);
+        Assert.False(variant.SixteenBit);
         Assert.Equal(128u, variant.Threads);
     }
 

@@ -31,17 +31,14 @@ public class CudaSourceCompileTests
             foreach (var kernel in new[] { PolynomialKernel.Rebased, PolynomialKernel.Based })
                 // (D, Dv): the MQAR training shapes at d 128 and 256, the kernel benchmark's Dv 64, the widest D.
                 foreach (var (d, dv) in new[] { (16, 10), (16, 21), (16, 64), (128, 128) })
-                {
-                    var variant = CudaFused.Variant.For(dtype, kernel, d, dv);
-                    string[] kernels = [variant.ForwardName, variant.PrepName, variant.BackwardName];
-                    bool training = d == 16 && dv < 64;
-                    data.Add("CudaFused.cu", "sm_90", variant.Defines, kernels, training);
-                    if (variant.TensorCores && kernel == PolynomialKernel.Rebased && d == 16) data.Add("CudaFused.cu", "sm_80", variant.Defines, kernels, training);
-                    if (dtype != ScalarType.Float32) continue;
-                    var tf32 = CudaFused.Variant.For(dtype, kernel, d, dv, tf32x3: true);
-                    data.Add("CudaFused.cu", "sm_90", tf32.Defines, [tf32.ForwardName, tf32.PrepName, tf32.BackwardName], training);
-                    if (kernel == PolynomialKernel.Rebased && d == 16) data.Add("CudaFused.cu", "sm_80", tf32.Defines, [tf32.ForwardName, tf32.PrepName, tf32.BackwardName], training);
-                }
+                    foreach (var tf32x3 in dtype == ScalarType.Float32 ? new[] { false, true } : [false])
+                    {
+                        var variant = CudaFused.Variant.For(dtype, kernel, d, dv, tf32x3);
+                        string[] kernels = [variant.ForwardName, variant.PrepName, variant.BackwardName];
+                        bool training = d == 16 && dv < 64;
+                        data.Add("CudaFused.cu", "sm_90", variant.Defines, kernels, training);
+                        if (variant.TensorCores && kernel == PolynomialKernel.Rebased && d == 16) data.Add("CudaFused.cu", "sm_80", variant.Defines, kernels, training);
+                    }
         foreach (var states in new[] { 1, 2, 4, 8, 16, 32 })
         {
             Assert.True(ScanKernels.SupportsStateSize(states));
@@ -57,7 +54,7 @@ public class CudaSourceCompileTests
     [MemberData(nameof(Variants))]
     public void CompilesWithTheLaunchedKernelsAndTrainingVariantsDoNotSpill(string file, string architecture, string[] defines, string[] kernels, bool mustNotSpill)
     {
-        string[] options = [$"--gpu-architecture={architecture}", "-std=c++17", "--ptxas-options=-v", .. defines.Select(d => "-D" + d)];
+        string[] options = [.. CudaModules.Options(architecture, defines), "--ptxas-options=-v"];
         var (cubin, log) = Nvrtc.Compile(CudaModules.EmbeddedSource(file), file, options);
         Assert.NotEmpty(cubin);
         var compiled = Regex.Matches(log, @"Compiling entry function '(\w+)'").Select(m => m.Groups[1].Value).ToList();

@@ -26,8 +26,6 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
     public Tensor Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps)
     {
         CheckInputs(q, k, v);
-        if (tf32x3 && q.dtype != ScalarType.Float32)
-            throw new ArgumentException($"fused_tf32x3 linear attention takes float32 inputs, got {q.dtype}");
         return tf32x3 ? Tf32x3Function.apply(q, k, v, kernel, scale, eps) : CudaFusedFunction.apply(q, k, v, kernel, scale, eps);
     }
 
@@ -68,10 +66,8 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
 
         public bool TensorCores => Dtype != ScalarType.Float32 || Tf32x3;
 
+        /// <summary>16-bit inputs: the forward also writes an fp32 copy of y for the backward.</summary>
         public bool SixteenBit => Dtype != ScalarType.Float32;
-
-        /// <summary>Whether the forward writes an fp32 copy of y beside y for the backward (16-bit outputs).</summary>
-        public bool KeepsFp32Output => SixteenBit;
 
         public uint Threads => TensorCores ? 128u : 256u;
         public string ForwardName => Tf32x3 ? "la_forward_tf32" : TensorCores ? "la_forward_mma" : "la_forward";
@@ -157,7 +153,7 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
         int heads = (int)q.shape[1], layout = interleaved ? 1 : 0;
         var variant = Variant.For(q.dtype, kernel, d, dv, tf32x3);
         var y = NewInLayout(v.shape, v.dtype, v.device, interleaved, zeroed: false);
-        var y32 = variant.KeepsFp32Output ? NewInLayout(v.shape, ScalarType.Float32, v.device, interleaved, zeroed: false) : y;
+        var y32 = variant.SixteenBit ? NewInLayout(v.shape, ScalarType.Float32, v.device, interleaved, zeroed: false) : y;
         var z = empty(q.shape[..3], ScalarType.Float32, q.device);
         if (t > 0 && bh > 0 && dv > 0)
         {
@@ -166,7 +162,7 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
             void** args = stackalloc void*[13];
             int n = 0;
             args[n++] = &qp; args[n++] = &kp; args[n++] = &vp; args[n++] = &yp;
-            if (variant.KeepsFp32Output) args[n++] = &y32p;
+            if (variant.SixteenBit) args[n++] = &y32p;
             args[n++] = &zp; args[n++] = &t; args[n++] = &d; args[n++] = &dv; args[n++] = &s; args[n++] = &e;
             args[n++] = &heads; args[n++] = &layout;
             uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
@@ -229,29 +225,29 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
         return (dq.to(q.dtype).MoveToOuterDisposeScope(), dk.to(q.dtype).MoveToOuterDisposeScope(), dvOut.MoveToOuterDisposeScope());
     }
 
-    private sealed class CudaFusedFunction : FusedAttentionFunction<CudaFusedFunction>
+    /// <summary>The autograd function of the CUDA kernels, the fp32 ones on the CUDA cores or in 3xTF32.</summary>
+    private abstract class CudaFunction<T> : FusedAttentionFunction<T> where T : CudaFunction<T>, new()
     {
-        public override string Name => nameof(CudaFusedFunction);
+        protected abstract bool Tf32x3 { get; }
 
         protected override Tensor Prepared(Tensor input) => input;
 
         protected override (Tensor Y, Tensor YSaved, Tensor Z) Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps) =>
-            ForwardRaw(q, k, v, kernel, scale, eps);
+            ForwardRaw(q, k, v, kernel, scale, eps, Tf32x3);
 
         protected override (Tensor Dq, Tensor Dk, Tensor Dv) Backward(Tensor q, Tensor k, Tensor v, Tensor y, Tensor z, Tensor dy,
-            PolynomialKernel kernel, double scale, double eps) => BackwardRaw(q, k, v, y, z, dy, kernel, scale, eps);
+            PolynomialKernel kernel, double scale, double eps) => BackwardRaw(q, k, v, y, z, dy, kernel, scale, eps, Tf32x3);
     }
 
-    private sealed class Tf32x3Function : FusedAttentionFunction<Tf32x3Function>
+    private sealed class CudaFusedFunction : CudaFunction<CudaFusedFunction>
+    {
+        public override string Name => nameof(CudaFusedFunction);
+        protected override bool Tf32x3 => false;
+    }
+
+    private sealed class Tf32x3Function : CudaFunction<Tf32x3Function>
     {
         public override string Name => nameof(Tf32x3Function);
-
-        protected override Tensor Prepared(Tensor input) => input;
-
-        protected override (Tensor Y, Tensor YSaved, Tensor Z) Forward(Tensor q, Tensor k, Tensor v, PolynomialKernel kernel, double scale, double eps) =>
-            ForwardRaw(q, k, v, kernel, scale, eps, tf32x3: true);
-
-        protected override (Tensor Dq, Tensor Dk, Tensor Dv) Backward(Tensor q, Tensor k, Tensor v, Tensor y, Tensor z, Tensor dy,
-            PolynomialKernel kernel, double scale, double eps) => BackwardRaw(q, k, v, y, z, dy, kernel, scale, eps, tf32x3: true);
+        protected override bool Tf32x3 => true;
     }
 }

@@ -94,7 +94,13 @@ public static class CudaModules
     public static List<string> Options(int ordinal, IEnumerable<string> defines)
     {
         var (major, minor) = CudaDriver.ComputeCapability(ordinal);
-        var options = new List<string> { $"--gpu-architecture=sm_{major}{minor}", "-std=c++17" };
+        return Options($"sm_{major}{minor}", defines);
+    }
+
+    /// <summary>NVRTC options for <paramref name="architecture"/> (e.g. sm_90), without a device.</summary>
+    public static List<string> Options(string architecture, IEnumerable<string> defines)
+    {
+        var options = new List<string> { $"--gpu-architecture={architecture}", "-std=c++17" };
         options.AddRange(defines.Select(d => "-D" + d));
         return options;
     }
