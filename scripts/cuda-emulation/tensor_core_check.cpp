@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     launch({(unsigned)((rows + 7) / 8), 1, 1}, 256, [&] { la_backward_prep_mma(y32.data(), dy.data(), z.data(), dor.data(), delta.data(), rows, T, Dv, eps, H, inter); });
     launch({tiles, vb, (unsigned)BH}, MT, [&] { la_backward_tf32(q.data(), k.data(), v.data(), dor.data(), delta.data(), dq.data(), dk.data(), dv.data(), T, D, Dv, scale, H, inter); });
 #else
-    launch({tiles, vb, (unsigned)BH}, MT, [&] { la_forward_mma(q.data(), k.data(), v.data(), y.data(), y32.data(), z.data(), T, D, Dv, scale, eps, H, inter); });
+    launch({(unsigned)((T + FQ - 1) / FQ), vb, (unsigned)BH}, MT, [&] { la_forward_mma(q.data(), k.data(), v.data(), y.data(), y32.data(), z.data(), T, D, Dv, scale, eps, H, inter); });
     launch({(unsigned)((rows + 7) / 8), 1, 1}, 256, [&] { la_backward_prep_mma(y32.data(), dy.data(), z.data(), dor.data(), delta.data(), rows, T, Dv, eps, H, inter); });
     // One block for all of Dv writes dk in the 16-bit type; split blocks sum it in fp32.
     std::vector<u16> dk16(k.size());

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a GPU host with the bundle unpacked at $R (default /tmp/b/rebased/rebased): correctness checks and
 # timings of the fused linear-attention kernels (fp32 on the CUDA cores and in 3xTF32 on tensor cores, side by
-# side, also at the MQAR training shapes), the scan kernels, and the GLA and delta-rule forms. Logs go to ${OUT:-.}.
+# side, also at the MQAR training shapes, where bf16 is timed per run and as 20 queued runs to separate host
+# latency from device time), the scan kernels, and the GLA and delta-rule forms. Logs go to ${OUT:-.}.
 # STAGES (default check,linear,shapes,scans,families) picks the parts; check,linear,shapes take about 3 minutes.
 set -u
 R=${R:-/tmp/b/rebased/rebased}
@@ -20,7 +21,10 @@ fi
 if [[ $stages == *shapes* ]]; then
   for shape in 256,12,512,16,10 64,12,2048,16,21 8,16,2048,16,64 8,16,8192,16,64; do
     echo "== fp32 shape $shape"; $R bench kernels --device cuda --dtype fp32 --forms fused,fused_tf32x3 --shape $shape --seconds 0.5 2>&1 | tee -a $out/kernels-fp32-shapes.log | tail -4
-    echo "== bf16 shape $shape"; $R bench kernels --device cuda --dtype bf16 --forms fused --shape $shape --seconds 0.5 2>&1 | tee -a $out/kernels-bf16-shapes.log | tail -3
+    for n in 1 20; do
+      echo "== bf16 shape $shape, back-to-back $n"
+      $R bench kernels --device cuda --dtype bf16 --forms fused --shape $shape --seconds 0.5 --back-to-back $n 2>&1 | tee -a $out/kernels-bf16-shapes.log | tail -3
+    done
   done
 fi
 if [[ $stages == *scans* ]]; then

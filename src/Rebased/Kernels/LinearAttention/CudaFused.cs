@@ -70,6 +70,9 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
         public bool SixteenBit => Dtype != ScalarType.Float32;
 
         public uint Threads => TensorCores ? 128u : 256u;
+
+        /// <summary>Query rows per forward block: 128 for 16-bit inputs (two 16-row MMA tiles per warp), else 64.</summary>
+        public int ForwardRows => SixteenBit ? 128 : Tile;
         public string ForwardName => Tf32x3 ? "la_forward_tf32" : TensorCores ? "la_forward_mma" : "la_forward";
         public string BackwardName => Tf32x3 ? "la_backward_tf32" : TensorCores ? "la_backward_mma" : "la_backward";
         public string PrepName => TensorCores ? "la_backward_prep_mma" : "la_backward_prep";
@@ -82,7 +85,7 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
         /// values in the forward, queries, dor and delta in the backward) so that the next tile's copy overlaps the current one's work.</summary>
         public int ForwardShared =>
             Tf32x3 ? 4 * Tile * (3 * (DP + 4) + 2 * (BV + 4))
-            : TensorCores ? 2 * Tile * (3 * (DP + 8) + 2 * (BV + 8))
+            : TensorCores ? 2 * (ForwardRows * (DP + 8) + 2 * Tile * (DP + 8 + BV + 8))
             : 4 * Tile * (2 * SQ + SV + SA);
 
         public int BackwardShared =>
@@ -165,7 +168,7 @@ public sealed class CudaFused(bool tf32x3 = false) : ILinearAttention
             if (variant.SixteenBit) args[n++] = &y32p;
             args[n++] = &zp; args[n++] = &t; args[n++] = &d; args[n++] = &dv; args[n++] = &s; args[n++] = &e;
             args[n++] = &heads; args[n++] = &layout;
-            uint tiles = (uint)((t + Tile - 1) / Tile), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
+            uint tiles = (uint)((t + variant.ForwardRows - 1) / variant.ForwardRows), vBlocks = (uint)((dv + variant.BV - 1) / variant.BV);
             CudaModules.Launch(q, SourceFile, variant.Defines, variant.ForwardName, (tiles, vBlocks, (uint)bh), variant.Threads, (uint)variant.ForwardShared, args);
         }
         return (y.MoveToOuterDisposeScope(), y32.MoveToOuterDisposeScope(), z.MoveToOuterDisposeScope());

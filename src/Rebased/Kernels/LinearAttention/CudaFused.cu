@@ -920,13 +920,13 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi) {
 // the row stride) a multiple of it, every run is aligned to its size and wholly inside or outside the columns.
 __device__ __forceinline__ int copy_run(int ncols) { return ncols % 8 == 0 ? 8 : ncols % 2 == 0 ? 2 : 1; }
 
-// rows [row0, row0 + 64) x cols [col0, col0 + W) of a row-major [T, ld] matrix as 16-bit values into dst
+// rows [row0, row0 + ROWS) x cols [col0, col0 + W) of a row-major [T, ld] matrix as 16-bit values into dst
 // (row stride P), zero-padded; asynchronous (cp.async, completed by cp_async_wait) in runs of 8 or 2
 // elements, element by element through registers for odd widths.
-template <int W, int P>
+template <int W, int P, int ROWS = 64>
 __device__ __forceinline__ void load_tile16(u16* dst, const elem_t* src, int row0, int col0, int T, int ld, int ncols, int run) {
     constexpr int C8 = W / 8;
-    for (int e = threadIdx.x; e < 64 * C8; e += MT) {
+    for (int e = threadIdx.x; e < ROWS * C8; e += MT) {
         int r = e / C8, c = (e % C8) * 8;
         int row = row0 + r, col = col0 + c;
         u16* d = dst + r * P + c;
@@ -946,18 +946,19 @@ __device__ __forceinline__ void load_tile16(u16* dst, const elem_t* src, int row
     }
 }
 
-// grid (query tiles, Dv blocks, BH); warp w owns query rows 16 w .. 16 w + 15 of the tile. z is summed by the
-// tensor cores over the same 16-bit weights that multiply v, so y is exactly a weighted mean of v. y32 (fp32 copy
-// of y) is kept for the backward.
+// grid (query tiles of FQ rows, Dv blocks, BH); warp w owns query rows 32 w .. 32 w + 31 of the tile as two
+// 16-row MMA tiles, which share every K and V fragment read from shared memory (half the shared-memory reads
+// per query row of one 16-row tile per warp). z is summed by the tensor cores over the same 16-bit weights that
+// multiply v, so y is exactly a weighted mean of v. y32 (fp32 copy of y) is kept for the backward.
+#define FQ 128
 extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
     elem_t* __restrict__ y, float* __restrict__ y32, float* __restrict__ z, int T, int D, int Dv, float scale, float eps, int heads, int interleaved) {
     extern __shared__ __align__(16) float smem[];
-    u16* Qs = reinterpret_cast<u16*>(smem);        // [64][PQ]
-    u16* Ks = Qs + 64 * PQ;                        // [2][64][PQ], double-buffered
+    u16* Qs = reinterpret_cast<u16*>(smem);        // [FQ][PQ]
+    u16* Ks = Qs + FQ * PQ;                        // [2][64][PQ], double-buffered
     u16* Vs = Ks + 2 * 64 * PQ;                    // [2][64][PV]
-    const int tiles = (T + 63) / 64;
-    const int qt = tiles - 1 - blockIdx.x;
+    const int qt = (T + FQ - 1) / FQ - 1 - blockIdx.x;
     const int col0 = blockIdx.y * BV;
     const u64 bh = blockIdx.z;
     const int ldq = row_stride(D, heads, interleaved), ldv = row_stride(Dv, heads, interleaved);
@@ -965,74 +966,101 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
     v += head_offset(bh, T, Dv, heads, interleaved); y += head_offset(bh, T, Dv, heads, interleaved);
     y32 += head_offset(bh, T, Dv, heads, interleaved); z += bh * T;
     const int lane = threadIdx.x % 32, w = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-    const int row0 = qt * 64;
+    const int row0 = qt * FQ, warp_row0 = row0 + w * 32;
+    const int key_tiles = ((row0 + FQ < T ? row0 + FQ : T) + 63) / 64;
     const int vq = copy_run(D), vv = copy_run(Dv);
 
-    load_tile16<DP, PQ>(Qs, q, row0, 0, T, ldq, D, vq);
+    load_tile16<DP, PQ, FQ>(Qs, q, row0, 0, T, ldq, D, vq);
     cp_async_commit();
     load_tile16<DP, PQ>(Ks, k, 0, 0, T, ldq, D, vq);
     load_tile16<BV, PV>(Vs, v, 0, col0, T, ldv, Dv, vv);
     cp_async_commit();
     cp_async_wait<1>();
     __syncthreads();
-    unsigned qa[DP / 16][4];
+    unsigned qa[2][DP / 16][4];
 #pragma unroll
-    for (int kk = 0; kk < DP / 16; kk++) ldsm_x4(qa[kk], Qs + (w * 16 + (lane & 15)) * PQ + kk * 16 + (lane >> 4) * 8);
+    for (int m = 0; m < 2; m++)
+#pragma unroll
+        for (int kk = 0; kk < DP / 16; kk++) ldsm_x4(qa[m][kk], Qs + (w * 32 + m * 16 + (lane & 15)) * PQ + kk * 16 + (lane >> 4) * 8);
 
-    float o[BV / 8][4];
+    float o[2][BV / 8][4];
+    float zacc[2][4];
 #pragma unroll
-    for (int n = 0; n < BV / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-    float zacc[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
-    const int rlo = row0 + w * 16 + g, rhi = rlo + 8;
+    for (int m = 0; m < 2; m++) {
+#pragma unroll
+        for (int n = 0; n < BV / 8; n++) o[m][n][0] = o[m][n][1] = o[m][n][2] = o[m][n][3] = 0.0f;
+        zacc[m][0] = zacc[m][1] = zacc[m][2] = zacc[m][3] = 0.0f;
+    }
     const float c1 = scale, c2 = 0.5f * scale * scale;
 
-    for (int kt = 0; kt <= qt; kt++) {
+    for (int kt = 0; kt < key_tiles; kt++) {
         const u16* Kb = Ks + (kt & 1) * 64 * PQ;
         const u16* Vb = Vs + (kt & 1) * 64 * PV;
-        if (kt < qt) {
+        if (kt + 1 < key_tiles) {
             load_tile16<DP, PQ>(Ks + (~kt & 1) * 64 * PQ, k, (kt + 1) * 64, 0, T, ldq, D, vq);
             load_tile16<BV, PV>(Vs + (~kt & 1) * 64 * PV, v, (kt + 1) * 64, col0, T, ldv, Dv, vv);
         }
         cp_async_commit();
         cp_async_wait<1>();
         __syncthreads();
-        float s[8][4];
+        // Key tiles wholly after the warp's rows add nothing; those that reach past its first row are masked.
+        if (kt * 64 <= warp_row0 + 31) {
+            float s[2][8][4];
 #pragma unroll
-        for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+            for (int m = 0; m < 2; m++)
 #pragma unroll
-        for (int np = 0; np < 4; np++)
+                for (int n = 0; n < 8; n++) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.0f;
 #pragma unroll
-            for (int kk = 0; kk < DP / 16; kk++) {
-                unsigned b[4];
-                ldsm_x4(b, Kb + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PQ + kk * 16 + ((lane >> 3) & 1) * 8);
-                mma16816(s[2 * np], qa[kk], b[0], b[1]);
-                mma16816(s[2 * np + 1], qa[kk], b[2], b[3]);
-            }
-        if (kt == qt) {
+            for (int np = 0; np < 4; np++)
 #pragma unroll
-            for (int n = 0; n < 8; n++)
+                for (int kk = 0; kk < DP / 16; kk++) {
+                    unsigned b[4];
+                    ldsm_x4(b, Kb + (np * 16 + (lane & 7) + (lane >> 4) * 8) * PQ + kk * 16 + ((lane >> 3) & 1) * 8);
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int key = kt * 64 + n * 8 + 2 * t + (e & 1);
-                    s[n][e] = key > (e < 2 ? rlo : rhi) ? 0.0f : weight_s(s[n][e], c1, c2);
+                    for (int m = 0; m < 2; m++) {
+                        mma16816(s[m][2 * np], qa[m][kk], b[0], b[1]);
+                        mma16816(s[m][2 * np + 1], qa[m][kk], b[2], b[3]);
+                    }
                 }
-        } else {
+            if (kt * 64 + 63 > warp_row0) {
 #pragma unroll
-            for (int n = 0; n < 8; n++)
+                for (int m = 0; m < 2; m++)
 #pragma unroll
-                for (int e = 0; e < 4; e++) s[n][e] = weight_s(s[n][e], c1, c2);
-        }
+                    for (int n = 0; n < 8; n++)
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            unsigned a[4] = { pack2(s[2 * j][0], s[2 * j][1]), pack2(s[2 * j][2], s[2 * j][3]),
-                              pack2(s[2 * j + 1][0], s[2 * j + 1][1]), pack2(s[2 * j + 1][2], s[2 * j + 1][3]) };
-            mma16816(zacc, a, ONES2, ONES2);
+                        for (int e = 0; e < 4; e++) {
+                            int key = kt * 64 + n * 8 + 2 * t + (e & 1), row = warp_row0 + m * 16 + g + (e < 2 ? 0 : 8);
+                            s[m][n][e] = key > row ? 0.0f : weight_s(s[m][n][e], c1, c2);
+                        }
+            } else {
 #pragma unroll
-            for (int np = 0; np < BV / 16; np++) {
-                unsigned b[4];
-                ldsm_x4_t(b, Vb + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PV + np * 16 + (lane >> 4) * 8);
-                mma16816(o[2 * np], a, b[0], b[1]);
-                mma16816(o[2 * np + 1], a, b[2], b[3]);
+                for (int m = 0; m < 2; m++)
+#pragma unroll
+                    for (int n = 0; n < 8; n++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) s[m][n][e] = weight_s(s[m][n][e], c1, c2);
+            }
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                unsigned a[2][4];
+#pragma unroll
+                for (int m = 0; m < 2; m++) {
+                    a[m][0] = pack2(s[m][2 * j][0], s[m][2 * j][1]);
+                    a[m][1] = pack2(s[m][2 * j][2], s[m][2 * j][3]);
+                    a[m][2] = pack2(s[m][2 * j + 1][0], s[m][2 * j + 1][1]);
+                    a[m][3] = pack2(s[m][2 * j + 1][2], s[m][2 * j + 1][3]);
+                    mma16816(zacc[m], a[m], ONES2, ONES2);
+                }
+#pragma unroll
+                for (int np = 0; np < BV / 16; np++) {
+                    unsigned b[4];
+                    ldsm_x4_t(b, Vb + (j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * PV + np * 16 + (lane >> 4) * 8);
+#pragma unroll
+                    for (int m = 0; m < 2; m++) {
+                        mma16816(o[m][2 * np], a[m], b[0], b[1]);
+                        mma16816(o[m][2 * np + 1], a[m], b[2], b[3]);
+                    }
+                }
             }
         }
         __syncthreads();
@@ -1042,22 +1070,26 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
 #else
     const float zmul = 1.0f;
 #endif
-    const float zlo = zacc[0] * zmul, zhi = zacc[2] * zmul;
-    const float ilo = 1.0f / (zlo + eps), ihi = 1.0f / (zhi + eps);
 #pragma unroll
-    for (int n = 0; n < BV / 8; n++)
+    for (int m = 0; m < 2; m++) {
+        const int rlo = warp_row0 + m * 16 + g, rhi = rlo + 8;
+        const float zlo = zacc[m][0] * zmul, zhi = zacc[m][2] * zmul;
+        const float ilo = 1.0f / (zlo + eps), ihi = 1.0f / (zhi + eps);
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            int row = e < 2 ? rlo : rhi, col = col0 + n * 8 + 2 * t + (e & 1);
-            if (row < T && col < Dv) {
-                float val = o[n][e] * zmul * (e < 2 ? ilo : ihi);
-                y[(u64)row * ldv + col] = from_f32(val);
-                y32[(u64)row * ldv + col] = val;
+        for (int n = 0; n < BV / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int row = e < 2 ? rlo : rhi, col = col0 + n * 8 + 2 * t + (e & 1);
+                if (row < T && col < Dv) {
+                    float val = o[m][n][e] * zmul * (e < 2 ? ilo : ihi);
+                    y[(u64)row * ldv + col] = from_f32(val);
+                    y32[(u64)row * ldv + col] = val;
+                }
             }
+        if (blockIdx.y == 0 && t == 0) {
+            if (rlo < T) z[rlo] = zlo;
+            if (rhi < T) z[rhi] = zhi;
         }
-    if (blockIdx.y == 0 && t == 0) {
-        if (rlo < T) z[rlo] = zlo;
-        if (rhi < T) z[rhi] = zhi;
     }
 }
 
