@@ -491,6 +491,33 @@ __device__ __forceinline__ float weight_grad_s(float s, float g1, float g2) {
 #endif
 }
 
+// The weight of the unscaled score times this is the weight of the scaled one: scale^2 for ReBased, 1 for Based.
+__device__ __forceinline__ float weight_factor(float scale) {
+#if KERNEL == 0
+    return scale * scale;
+#else
+    return 1.0f;
+#endif
+}
+
+// delta of the query rows [row0, row0 + 64) into Zs, asynchronously; zero outside the first Dv block, which alone
+// adds the delta term.
+__device__ __forceinline__ void load_delta_tile(float* Zs, const float* delta, int row0, int T, bool first_block) {
+    if (threadIdx.x < 64) {
+        int row = row0 + threadIdx.x;
+        bool live = row < T && first_block;
+        cp_async4(Zs + threadIdx.x, live ? delta + row : delta, live);
+    }
+}
+
+// z of a lane's two rows (g and g + 8 of its MMA tile), written once: by lane t = 0 of the first Dv block.
+__device__ __forceinline__ void store_z(float* z, int rlo, int rhi, float zlo, float zhi, int t, int T) {
+    if (blockIdx.y == 0 && t == 0) {
+        if (rlo < T) z[rlo] = zlo;
+        if (rhi < T) z[rhi] = zhi;
+    }
+}
+
 // One warp per row: dor = dy / (z + eps) in the inputs' type as the tensor cores see it (the backward's operand,
 // in dy's layout) and delta = -(dor . y) with y in fp32 (y32), so that dP + delta = dor . (v_j - y) cancels
 // consistently.
@@ -669,11 +696,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_tf32(
         zlo += __shfl_xor_sync(0xffffffffu, zlo, off);
         zhi += __shfl_xor_sync(0xffffffffu, zhi, off);
     }
-#if KERNEL == 0
-    const float zmul = scale * scale;
-#else
-    const float zmul = 1.0f;
-#endif
+    const float zmul = weight_factor(scale);
     zlo *= zmul; zhi *= zmul;
     const float ilo = zmul / (zlo + eps), ihi = zmul / (zhi + eps);
 #pragma unroll
@@ -683,10 +706,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_tf32(
             int row = e < 2 ? rlo : rhi, col = col0 + m * 8 + 2 * t + (e & 1);
             if (row < T && col < Dv) y[(u64)row * ldv + col] = o[m][e] * (e < 2 ? ilo : ihi);
         }
-    if (blockIdx.y == 0 && t == 0) {
-        if (rlo < T) z[rlo] = zlo;
-        if (rhi < T) z[rhi] = zhi;
-    }
+    store_z(z, rlo, rhi, zlo, zhi, t, T);
 }
 
 // The query side of one backward step: q and dor rows [row0, row0 + 64) and their delta (zero outside the
@@ -695,11 +715,7 @@ __device__ __forceinline__ void load_query_tile32(float* Qs, float* Os, float* Z
     int row0, int col0, int T, int ldq, int ldv, int D, int Dv, bool vq, bool vv, bool first_block) {
     load_tile32<DP, TQ>(Qs, q, row0, 0, T, ldq, D, vq);
     load_tile32<BV, TV>(Os, dor, row0, col0, T, ldv, Dv, vv);
-    if (threadIdx.x < 64) {
-        int row = row0 + threadIdx.x;
-        bool live = row < T && first_block;
-        cp_async4(Zs + threadIdx.x, live ? delta + row : delta, live);
-    }
+    load_delta_tile(Zs, delta, row0, T, first_block);
 }
 
 // grid (key tiles, Dv blocks, BH); warp w owns keys 16 w .. 16 w + 15 of the tile for S^T, dP^T, dv, dk, and
@@ -733,10 +749,11 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_tf32(
     const int klo = key0 + w * 16 + g, khi = klo + 8;
     const float c1 = scale, c2 = 0.5f * scale * scale;
 #if KERNEL == 0
-    const float g1 = 2.0f * scale * scale, g2 = 0.0f, vmul = scale * scale;
+    const float g1 = 2.0f * scale * scale, g2 = 0.0f;
 #else
-    const float g1 = scale, g2 = scale * scale, vmul = 1.0f;
+    const float g1 = scale, g2 = scale * scale;
 #endif
+    const float vmul = weight_factor(scale);
 
     load_tile32<DP, TQ>(Ks, k, key0, 0, T, ldq, D, vq);
     load_tile32<BV, TV>(Vs, v, key0, col0, T, ldv, Dv, vv);
@@ -1065,11 +1082,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
         }
         __syncthreads();
     }
-#if KERNEL == 0
-    const float zmul = scale * scale;
-#else
-    const float zmul = 1.0f;
-#endif
+    const float zmul = weight_factor(scale);
 #pragma unroll
     for (int m = 0; m < 2; m++) {
         const int rlo = warp_row0 + m * 16 + g, rhi = rlo + 8;
@@ -1086,10 +1099,7 @@ extern "C" __global__ void __launch_bounds__(MT) la_forward_mma(
                     y32[(u64)row * ldv + col] = val;
                 }
             }
-        if (blockIdx.y == 0 && t == 0) {
-            if (rlo < T) z[rlo] = zlo;
-            if (rhi < T) z[rhi] = zhi;
-        }
+        store_z(z, rlo, rhi, zlo, zhi, t, T);
     }
 }
 
@@ -1099,11 +1109,7 @@ __device__ __forceinline__ void load_query_tile(u16* Qs, u16* Os, float* Zs, con
     int row0, int col0, int T, int ldq, int ldv, int D, int Dv, int vq, int vv, bool first_block) {
     load_tile16<DP, PQ>(Qs, q, row0, 0, T, ldq, D, vq);
     load_tile16<BV, PV>(Os, dor, row0, col0, T, ldv, Dv, vv);
-    if (threadIdx.x < 64) {
-        int row = row0 + threadIdx.x;
-        bool live = row < T && first_block;
-        cp_async4(Zs + threadIdx.x, live ? delta + row : delta, live);
-    }
+    load_delta_tile(Zs, delta, row0, T, first_block);
 }
 
 // grid (key tiles, Dv blocks, BH); warp w owns keys 16 w .. 16 w + 15 of the tile for S^T, dP^T, dv, dk,
@@ -1139,10 +1145,11 @@ extern "C" __global__ void __launch_bounds__(MT) la_backward_mma(
     const int klo = key0 + w * 16 + g, khi = klo + 8;
     const float c1 = scale, c2 = 0.5f * scale * scale;
 #if KERNEL == 0
-    const float g1 = 2.0f * scale * scale, g2 = 0.0f, vmul = scale * scale;
+    const float g1 = 2.0f * scale * scale, g2 = 0.0f;
 #else
-    const float g1 = scale, g2 = scale * scale, vmul = 1.0f;
+    const float g1 = scale, g2 = scale * scale;
 #endif
+    const float vmul = weight_factor(scale);
 
     load_tile16<DP, PQ>(Ks, k, key0, 0, T, ldq, D, vq);
     load_tile16<BV, PV>(Vs, v, key0, col0, T, ldv, Dv, vv);
