@@ -10,10 +10,11 @@ out=${OUT:-.}
 dll=${AB_DLL:-artifacts/baseline/Rebased.dll}
 [[ -x $R ]] || { echo "error: no bundle at $R; unpack artifacts/rebased-linux-x64.tar.xz or set R" >&2; exit 2; }
 [[ -f $dll ]] || { echo "error: no baseline DLL at $dll; run scripts/baseline_dll.sh REV here and carry it" >&2; exit 2; }
-base=$(mktemp -d /tmp/rebased-ab.XXXXXX)
-cp -r "$(dirname "$R")" "$base/"
-cp "$dll" "$base/$(basename "$(dirname "$R")")/Rebased.dll"
-B=$base/$(basename "$(dirname "$R")")/$(basename "$R")
+bundle=$(dirname "$R")
+copy=$(mktemp -d /tmp/rebased-ab.XXXXXX)/$(basename "$bundle")
+cp -r "$bundle" "$copy"
+cp "$dll" "$copy/Rebased.dll"
+B=$copy/$(basename "$R")
 echo "baseline: $dll ($(cat "$(dirname "$dll")/COMMIT" 2>/dev/null || echo 'commit unknown')); new: $R" | tee "$out/ab.log"
 for shape in ${AB_SHAPES:-8,16,2048,16,64 256,12,512,16,10}; do
   for side in baseline new baseline new; do
